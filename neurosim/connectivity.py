@@ -1,0 +1,118 @@
+"""Connection rules: which (pre, post) pairs a projection has.
+
+Every rule returns two int64 arrays ``(pre, post)`` of local indices, drawn
+from the ``rng`` it is given, and sorted by ``pre`` then ``post``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+#: above this many candidate pairs, fixed-probability rules sample sparsely
+_DENSE_PAIR_LIMIT = 20_000_000
+
+
+def all_to_all(n_pre: int, n_post: int, allow_self: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Every pre to every post (without i -> i if ``allow_self`` is False)."""
+    pre = np.repeat(np.arange(n_pre, dtype=np.int64), n_post)
+    post = np.tile(np.arange(n_post, dtype=np.int64), n_pre)
+    if not allow_self:
+        keep = pre != post
+        pre, post = pre[keep], post[keep]
+    return pre, post
+
+
+def one_to_one(n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pre i to post i; both populations must have the same size."""
+    if n_pre != n_post:
+        raise ValueError(
+            f"rule='one_to_one' needs populations of equal size, got {n_pre} pre and {n_post} post neurons"
+        )
+    idx = np.arange(n_pre, dtype=np.int64)
+    return idx, idx.copy()
+
+
+def _distinct_per_row(rng: np.random.Generator, counts: np.ndarray, n_choices: int) -> np.ndarray:
+    """For row r draw counts[r] distinct values in [0, n_choices), uniformly.
+
+    Draws with replacement and redraws duplicates until none is left (exact
+    rejection sampling); returns values grouped by row, sorted within rows.
+    """
+    rows = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
+    values = rng.integers(0, n_choices, rows.size, dtype=np.int64)
+    while True:
+        order = np.lexsort((values, rows))
+        rows, values = rows[order], values[order]
+        dup = np.zeros(values.size, dtype=bool)
+        dup[1:] = (values[1:] == values[:-1]) & (rows[1:] == rows[:-1])
+        n_dup = int(dup.sum())
+        if n_dup == 0:
+            return values
+        values[dup] = rng.integers(0, n_choices, n_dup, dtype=np.int64)
+
+
+def fixed_probability(
+    n_pre: int, n_post: int, p: float, allow_self: bool, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each (pre, post) pair is connected independently with probability ``p``."""
+    if not (0.0 <= p <= 1.0):
+        raise ValueError(f"connection probability p must be in [0, 1], got {p}")
+    n_choices = n_post if allow_self else n_post - 1
+    if n_pre * n_post <= _DENSE_PAIR_LIMIT or p > 0.2:
+        pres, posts = [], []
+        rows_per_chunk = max(1, _DENSE_PAIR_LIMIT // max(n_post, 1) // 4)
+        for start in range(0, n_pre, rows_per_chunk):
+            stop = min(n_pre, start + rows_per_chunk)
+            mask = rng.random((stop - start, n_post)) < p
+            if not allow_self:
+                local = np.arange(start, stop)
+                inside = local < n_post
+                mask[(local - start)[inside], local[inside]] = False
+            r, c = np.nonzero(mask)
+            pres.append(r + start)
+            posts.append(c)
+        return np.concatenate(pres).astype(np.int64), np.concatenate(posts).astype(np.int64)
+    counts = rng.binomial(n_choices, p, n_pre)
+    post = _distinct_per_row(rng, counts, n_choices)
+    pre = np.repeat(np.arange(n_pre, dtype=np.int64), counts)
+    if not allow_self:
+        post = post + (post >= pre)
+    return pre, post
+
+
+def fixed_indegree(
+    n_pre: int, n_post: int, k: int, allow_self: bool, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each post neuron receives exactly ``k`` distinct pre neurons, chosen uniformly."""
+    n_choices = n_pre if allow_self else n_pre - 1
+    if not (0 <= k <= n_choices):
+        raise ValueError(
+            f"fixed in-degree k must be in [0, {n_choices}] for {n_pre} pre neurons"
+            f"{'' if allow_self else ' without self-connections'}, got {k}"
+        )
+    counts = np.full(n_post, k, dtype=np.int64)
+    pre = _distinct_per_row(rng, counts, n_choices)
+    post = np.repeat(np.arange(n_post, dtype=np.int64), counts)
+    if not allow_self:
+        pre = pre + (pre >= post)
+    order = np.lexsort((post, pre))
+    return pre[order], post[order]
+
+
+def explicit(pre, post, n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
+    """User-given index arrays, checked for shape and range."""
+    pre = np.asarray(pre)
+    post = np.asarray(post)
+    for name, arr, n in (("pre", pre, n_pre), ("post", post, n_post)):
+        if arr.ndim != 1:
+            raise ValueError(f"{name} must be a 1-D array of neuron indices, got shape {arr.shape}")
+        if arr.size and not np.issubdtype(arr.dtype, np.integer):
+            if not np.all(np.mod(arr, 1) == 0):
+                raise ValueError(f"{name} must hold integer neuron indices")
+        if arr.size and (arr.min() < 0 or arr.max() >= n):
+            raise ValueError(
+                f"{name} indices must be in [0, {n - 1}] (the population has {n} neurons), "
+                f"got values in [{arr.min()}, {arr.max()}]"
+            )
+    if pre.shape != post.shape:
+        raise ValueError(f"pre and post must have the same length, got {pre.size} and {post.size}")
+    return pre.astype(np.int64), post.astype(np.int64)

@@ -1,0 +1,125 @@
+"""Input drawn ahead of the engine, one chunk of steps at a time.
+
+All randomness of a run (Poisson sources and Poisson inputs) is drawn here,
+with NumPy, from the network's run generator, so every backend sees the same
+input bits for the same seed.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..inputs import CurrentInput, PoissonInput
+from ..populations import PoissonGroup, SpikeSource
+
+
+@dataclasses.dataclass
+class StimulusChunk:
+    """Input for steps ``t0 ... t0 + n - 1``.
+
+    ``src_ptr``/``src_idx``: global indices of source spikes of each step (CSR
+    over steps, ascending within a step).  ``pin_slot``/``pin_value``: value
+    added to ring-buffer entry ``pin_slot`` (flattened receptor x column) in
+    each step.  ``i_ext``: drive per column, one row (constant) or one per step.
+    """
+
+    t0: int
+    n: int
+    src_ptr: np.ndarray
+    src_idx: np.ndarray
+    pin_slot: np.ndarray
+    pin_value: np.ndarray
+    i_ext: np.ndarray
+
+
+class StimulusGenerator:
+    """Draws :class:`StimulusChunk` s for a built network."""
+
+    def __init__(self, dt, n_dyn, sources, source_start, poisson_inputs, currents, column_of):
+        self.dt = dt
+        self.n_dyn = n_dyn
+        self.sources = list(zip(sources, source_start))
+        self.poisson_inputs: list[PoissonInput] = poisson_inputs
+        self.currents: list[CurrentInput] = currents
+        self.column_of = column_of
+        self._timed = [self._spike_table(src, start) for src, start in self.sources
+                       if isinstance(src, SpikeSource)]
+        self.pin_slot = np.concatenate(
+            [pi.receptor * n_dyn + column_of(pi.target) + np.arange(pi.target.n)
+             for pi in poisson_inputs]
+        ).astype(np.int64) if poisson_inputs else np.zeros(0, dtype=np.int64)
+        self.varying_current = any(c.values_dt is not None for c in currents)
+
+    def _spike_table(self, src: SpikeSource, start: int):
+        steps = np.rint(src.times / self.dt).astype(np.int64)
+        order = np.lexsort((src.indices, steps))
+        return steps[order], src.indices[order].astype(np.int64) + start
+
+    @property
+    def width(self) -> int:
+        """Values drawn per step: sets how many steps fit in one chunk."""
+        w = sum(src.n for src, _ in self.sources if isinstance(src, PoissonGroup))
+        w += self.pin_slot.size + (self.n_dyn if self.varying_current else 0)
+        return max(w, 1)
+
+    def chunk(self, t0: int, n: int, rng: np.random.Generator) -> StimulusChunk:
+        steps_all, idx_all = [], []
+        for steps, idx in self._timed:
+            a, b = np.searchsorted(steps, [t0, t0 + n])
+            steps_all.append(steps[a:b] - t0)
+            idx_all.append(idx[a:b])
+        for src, start in self.sources:
+            if isinstance(src, PoissonGroup):
+                p = self._poisson_rates(src, t0, n) * (self.dt * 1e-3)
+                k, i = np.nonzero(rng.random((n, src.n)) < p)
+                steps_all.append(k)
+                idx_all.append(i + start)
+        if steps_all:
+            steps = np.concatenate(steps_all)
+            idx = np.concatenate(idx_all)
+            order = np.lexsort((idx, steps))
+            steps, idx = steps[order], idx[order]
+        else:
+            steps = idx = np.zeros(0, dtype=np.int64)
+        src_ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(steps, minlength=n), out=src_ptr[1:])
+        pin_value = np.empty((n, self.pin_slot.size))
+        col = 0
+        for pi in self.poisson_inputs:
+            p = pi.rate * self.dt * 1e-3
+            w = abs(pi.weight) if pi.target.model.conductance_based else pi.weight
+            pin_value[:, col:col + pi.target.n] = rng.binomial(pi.n_inputs, p, (n, pi.target.n)) * w
+            col += pi.target.n
+        return StimulusChunk(t0, n, src_ptr, idx.astype(np.int64), self.pin_slot, pin_value,
+                             self._currents(t0, n))
+
+    def _poisson_rates(self, src: PoissonGroup, t0: int, n: int) -> np.ndarray:
+        rate = src.rate
+        steps = np.arange(t0, t0 + n)
+        if callable(rate):
+            values = np.asarray(rate(steps * self.dt), dtype=np.float64)
+        elif src.rate_dt is not None:
+            rows = np.minimum((steps * self.dt / src.rate_dt + 1e-9).astype(np.int64), len(rate) - 1)
+            values = rate[rows]
+        else:
+            values = np.asarray(rate, dtype=np.float64)
+        if (callable(rate) or src.rate_dt is not None) and values.ndim == 1:
+            values = values[:, None]  # one population-wide rate per step
+        if not np.all(np.isfinite(values)) or np.any(values < 0):
+            raise ValueError(f"Poisson rate of '{src.name}' must be finite and >= 0 Hz")
+        if np.any(values * self.dt * 1e-3 > 1.0):
+            raise ValueError(
+                f"Poisson rate of '{src.name}' exceeds 1/dt = {1e3 / self.dt:g} Hz; "
+                "lower the rate or the time step"
+            )
+        return values
+
+    def _currents(self, t0: int, n: int) -> np.ndarray:
+        rows = n if self.varying_current else 1
+        i_ext = np.zeros((rows, self.n_dyn))
+        steps = np.arange(t0, t0 + rows)
+        for cur in self.currents:
+            c = self.column_of(cur.target)
+            i_ext[:, c:c + cur.target.n] += cur.at_steps(steps, self.dt)
+        return i_ext
