@@ -93,7 +93,7 @@ class Network:
         self.rate_monitors: list[RateMonitor] = []
         self.step = 0
         self._compiled: CompiledNetwork | None = None
-        self._run_rng: np.random.Generator | None = None
+        self._run_rngs: list[np.random.Generator] = []
 
     # ------------------------------------------------------------------ nodes
     @property
@@ -394,9 +394,8 @@ class Network:
         self._check_unbuilt("build again")
         if not self.populations and not self.sources:
             raise ValueError(f"network '{self.name}' is empty: add populations before running it")
-        build_seq, run_seq = np.random.SeedSequence(seed).spawn(2)
+        build_seq, _ = np.random.SeedSequence(seed).spawn(2)
         rng = np.random.default_rng(build_seq)
-        self._run_rng = np.random.default_rng(run_seq)
         pops, sources = self.populations, self.sources
         order = pops + sources
         node_ids = {id(n): i for i, n in enumerate(order)}
@@ -435,6 +434,12 @@ class Network:
         self._stimulus = StimulusGenerator(
             self.dt, n_dyn, sources, [int(node_start[node_ids[id(s)]]) for s in sources],
             self.poisson_inputs, self.currents, lambda pop: int(node_start[node_ids[id(pop)]]))
+        self._seed_input(build_seq.entropy if seed is None else seed)
+
+    def _seed_input(self, seed) -> None:
+        """One generator per random input stream, from the run's seed."""
+        run_seq = np.random.SeedSequence(seed).spawn(2)[1]
+        self._run_rngs = [np.random.default_rng(s) for s in run_seq.spawn(self._stimulus.n_random)]
 
     def _build_projection(self, proj: Projection, rng: np.random.Generator) -> None:
         spec, n_pre, n_post = proj.spec, proj.pre.n, proj.post.n
@@ -490,7 +495,7 @@ class Network:
         if not self.built:
             self.build(seed)
         elif seed is not None:
-            self._run_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
+            self._seed_input(seed)
         n_steps = int(round(duration / self.dt))
         runner = BACKENDS[name]
         cn = self._compiled
@@ -504,7 +509,7 @@ class Network:
             done = 0
             while done < n_steps:
                 n = min(chunk, n_steps - done)
-                stim = self._stimulus.chunk(self.step, n, self._run_rng)
+                stim = self._stimulus.chunk(self.step, n, self._run_rngs)
                 out = ChunkRecord.allocate(n, cn.n_nodes, plan, self.step, max(4 * cn.node_start[-1], 1 << 16))
                 runner(cn, stim, plan, record_node, out)
                 self._dispatch(out, plan, self.step, n)

@@ -63,7 +63,19 @@ class StimulusGenerator:
         w += self.pin_slot.size + (self.n_dyn if self.varying_current else 0)
         return max(w, 1)
 
-    def chunk(self, t0: int, n: int, rng: np.random.Generator) -> StimulusChunk:
+    @property
+    def n_random(self) -> int:
+        """Number of random streams: one per Poisson group and per Poisson input."""
+        return sum(isinstance(src, PoissonGroup) for src, _ in self.sources) + len(self.poisson_inputs)
+
+    def chunk(self, t0: int, n: int, rngs: list[np.random.Generator]) -> StimulusChunk:
+        """Input for steps t0 ... t0+n-1.
+
+        ``rngs`` holds one generator per random stream (:attr:`n_random`), so
+        each source draws its own sequence and a run split into chunks (or
+        into several calls of ``run``) draws exactly what one long run would.
+        """
+        streams = iter(rngs)
         steps_all, idx_all = [], []
         for steps, idx in self._timed:
             a, b = np.searchsorted(steps, [t0, t0 + n])
@@ -72,7 +84,7 @@ class StimulusGenerator:
         for src, start in self.sources:
             if isinstance(src, PoissonGroup):
                 p = self._poisson_rates(src, t0, n) * (self.dt * 1e-3)
-                k, i = np.nonzero(rng.random((n, src.n)) < p)
+                k, i = np.nonzero(next(streams).random((n, src.n)) < p)
                 steps_all.append(k)
                 idx_all.append(i + start)
         if steps_all:
@@ -89,7 +101,7 @@ class StimulusGenerator:
         for pi in self.poisson_inputs:
             p = pi.rate * self.dt * 1e-3
             w = abs(pi.weight) if pi.target.model.conductance_based else pi.weight
-            pin_value[:, col:col + pi.target.n] = rng.binomial(pi.n_inputs, p, (n, pi.target.n)) * w
+            pin_value[:, col:col + pi.target.n] = next(streams).binomial(pi.n_inputs, p, (n, pi.target.n)) * w
             col += pi.target.n
         return StimulusChunk(t0, n, src_ptr, idx.astype(np.int64), self.pin_slot, pin_value,
                              self._currents(t0, n))

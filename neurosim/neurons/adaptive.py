@@ -1,13 +1,12 @@
 """Adaptive leaky integrate-and-fire neuron (spike-triggered and subthreshold adaptation)."""
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
 from scipy.linalg import expm
 
-from .base import NeuronModel, check_finite, check_positive, refractory_steps
+from .base import NeuronModel, check_finite, check_positive, refractory_steps, neuron_model
 
 
 def adaptive_lif_step(S, i, c, i_ext):
@@ -41,7 +40,7 @@ def adaptive_lif_step(S, i, c, i_ext):
     return spiked
 
 
-@dataclasses.dataclass(frozen=True)
+@neuron_model
 class AdaptiveLIF(NeuronModel):
     """Current-based LIF neuron with an adaptation variable ``w``.
 

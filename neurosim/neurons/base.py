@@ -64,6 +64,29 @@ def refractory_steps(tau_ref: float, dt: float) -> float:
     return float(math.floor(tau_ref / dt + 1e-3))
 
 
+def neuron_model(cls):
+    """Class decorator for models: a frozen, keyword-only dataclass whose
+    constructor names unknown parameters and suggests the closest one."""
+    cls = dataclasses.dataclass(frozen=True, kw_only=True)(cls)
+    generated = cls.__init__
+    names = [f.name for f in dataclasses.fields(cls)]
+
+    def __init__(self, *args, **kwargs):
+        if args:
+            raise TypeError(f"{cls.__name__} takes keyword arguments only, e.g. {cls.__name__}({names[0]}=...)")
+        for key in kwargs:
+            if key not in names:
+                close = difflib.get_close_matches(key, names, n=1)
+                hint = f" Did you mean '{close[0]}'?" if close else ""
+                raise TypeError(f"{cls.__name__} has no parameter '{key}'; its parameters are "
+                                f"{', '.join(names)}.{hint}")
+        generated(self, **kwargs)
+
+    __init__.__doc__ = generated.__doc__
+    cls.__init__ = __init__
+    return cls
+
+
 @dataclasses.dataclass(frozen=True)
 class NeuronModel(abc.ABC):
     """Base class of neuron models; see the module docstring for the contract."""

@@ -1,12 +1,11 @@
 """Conductance-based leaky integrate-and-fire neuron."""
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
 
-from .base import NeuronModel, check_finite, check_positive, refractory_steps
+from .base import NeuronModel, check_finite, check_positive, refractory_steps, neuron_model
 from .mathfn import exp
 
 
@@ -41,7 +40,7 @@ def coba_step(S, i, c, i_ext):
     return spiked
 
 
-@dataclasses.dataclass(frozen=True)
+@neuron_model
 class ConductanceLIF(NeuronModel):
     """Conductance-based LIF neuron (the model of Brian2's COBA example).
 

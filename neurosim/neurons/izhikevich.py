@@ -1,12 +1,11 @@
 """Izhikevich (2003) simple model neuron."""
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
 
-from .base import NeuronModel, check_finite, check_positive
+from .base import NeuronModel, check_finite, check_positive, neuron_model
 
 
 def izhikevich_step(S, i, c, i_ext):
@@ -30,7 +29,7 @@ def izhikevich_step(S, i, c, i_ext):
     return spiked
 
 
-@dataclasses.dataclass(frozen=True)
+@neuron_model
 class Izhikevich(NeuronModel):
     """Izhikevich's simple model (IEEE Trans. Neural Netw. 14:1569, 2003).
 

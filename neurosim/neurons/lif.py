@@ -1,12 +1,11 @@
 """Current-based leaky integrate-and-fire neuron with exponential synaptic currents."""
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
 
-from .base import NeuronModel, check_finite, check_positive, refractory_steps
+from .base import NeuronModel, check_finite, check_positive, refractory_steps, neuron_model
 
 
 def lif_step(S, i, c, i_ext):
@@ -33,19 +32,28 @@ def lif_step(S, i, c, i_ext):
     return spiked
 
 
+def decay_factor(tau: float, dt: float) -> float:
+    """``exp(-dt/tau)``: one step of exponential decay; 0 for ``tau = 0``."""
+    return math.exp(-dt / tau) if tau > 0 else 0.0
+
+
 def exp_kernel_coupling(tau_syn: float, tau_m: float, dt: float) -> float:
     """Contribution to v(t+dt) of a unit exponential current i(t) (decay tau_syn).
 
     Exact solution of ``tau_m dv/dt = -v + i``, ``tau_syn di/dt = -i`` over one
     step: ``tau_syn/(tau_syn - tau_m) * (exp(-dt/tau_syn) - exp(-dt/tau_m))``,
-    and its limit ``dt/tau_m * exp(-dt/tau_m)`` when the two are equal.
+    and its limit ``dt/tau_m * exp(-dt/tau_m)`` when the two are equal.  For
+    ``tau_syn = 0`` (delta synapse) the input is a jump of v at the start of
+    the step, which then decays with the membrane: ``exp(-dt/tau_m)``.
     """
+    if tau_syn == 0.0:
+        return math.exp(-dt / tau_m)
     if math.isclose(tau_syn, tau_m, rel_tol=1e-9):
         return dt / tau_m * math.exp(-dt / tau_m)
     return tau_syn / (tau_syn - tau_m) * (math.exp(-dt / tau_syn) - math.exp(-dt / tau_m))
 
 
-@dataclasses.dataclass(frozen=True)
+@neuron_model
 class LIF(NeuronModel):
     """Current-based LIF neuron (the model of Brian2's CUBA example).
 
@@ -56,7 +64,9 @@ class LIF(NeuronModel):
         tau_syn_i di_i/dt = -i_i
 
     A spike arriving through a synapse of weight ``w`` (mV) adds ``w`` to
-    ``i_e`` when ``w > 0`` and to ``i_i`` when ``w < 0``.  When ``v > v_th`` the
+    ``i_e`` when ``w > 0`` and to ``i_i`` when ``w < 0``.  With
+    ``tau_syn_e = 0`` (or ``tau_syn_i = 0``) synapses are delta currents: the
+    weight is a jump of ``v`` (mV); input arriving while refractory is lost.  When ``v > v_th`` the
     neuron spikes, ``v`` is set to ``v_reset`` and held there for ``tau_ref``.
     The linear system is integrated exactly over each step (currents are in
     units of voltage, i.e. already multiplied by the membrane resistance).
@@ -67,8 +77,8 @@ class LIF(NeuronModel):
         v_reset: reset potential (mV).
         v_th: threshold (mV).
         tau_ref: refractory period (ms).
-        tau_syn_e: excitatory synaptic current decay (ms).
-        tau_syn_i: inhibitory synaptic current decay (ms).
+        tau_syn_e: excitatory synaptic current decay (ms); 0 for delta synapses.
+        tau_syn_i: inhibitory synaptic current decay (ms); 0 for delta synapses.
         i_offset: constant drive (mV).
 
     Example:
@@ -94,16 +104,16 @@ class LIF(NeuronModel):
     i_offset: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("tau_m", "tau_syn_e", "tau_syn_i"):
-            check_positive(self, name)
-        check_positive(self, "tau_ref", allow_zero=True)
+        check_positive(self, "tau_m")
+        for name in ("tau_ref", "tau_syn_e", "tau_syn_i"):
+            check_positive(self, name, allow_zero=True)
         check_finite(self, "v_rest", "v_reset", "v_th", "i_offset")
 
     def coefficients(self, dt: float) -> np.ndarray:
         return np.array([
             math.exp(-dt / self.tau_m),
-            math.exp(-dt / self.tau_syn_e),
-            math.exp(-dt / self.tau_syn_i),
+            decay_factor(self.tau_syn_e, dt),
+            decay_factor(self.tau_syn_i, dt),
             exp_kernel_coupling(self.tau_syn_e, self.tau_m, dt),
             exp_kernel_coupling(self.tau_syn_i, self.tau_m, dt),
             self.v_rest,

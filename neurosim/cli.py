@@ -1,0 +1,83 @@
+"""Command line: ``neurosim run MODEL.py --duration 1000 --plot out.png``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import analysis, io
+from .scripts import build_network, load_script, parse_overrides
+
+
+def _run(args: argparse.Namespace) -> int:
+    module = load_script(args.script)
+    net = build_network(module, parse_overrides(args.set))
+    monitors = {mon.source.name: mon for mon in net.spike_monitors}
+    for pop in net.populations:
+        if pop.name not in monitors:
+            monitors[pop.name] = net.monitor_spikes(pop)
+    stats = net.run(args.duration, seed=args.seed, backend=args.backend, progress=not args.no_progress)
+    rows = []
+    for name, mon in monitors.items():
+        rows.append({"population": name, "neurons": mon.record.size, "spikes": int(mon.times.size),
+                     "rate_hz": analysis.mean_rate(mon, stats.duration) if stats.duration > 0 else float("nan"),
+                     "cv_isi": analysis.isi_cv(mon)})
+    summary = {
+        "model": args.script, "duration_ms": stats.duration, "dt_ms": net.dt, "backend": stats.backend,
+        "neurons": sum(p.n for p in net.populations), "synapses": net.n_synapses,
+        "spikes": stats.spikes, "synaptic_events": stats.synaptic_events,
+        "wall_time_s": stats.wall_time, "events_per_s": stats.events_per_second, "populations": rows,
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"{args.script}: {summary['neurons']} neurons, {summary['synapses']} synapses, "
+              f"{stats.duration:g} ms at dt = {net.dt:g} ms on {stats.backend}")
+        print(f"{'population':<12}{'neurons':>9}{'spikes':>10}{'rate (Hz)':>11}{'CV ISI':>8}")
+        for r in rows:
+            print(f"{r['population']:<12}{r['neurons']:>9}{r['spikes']:>10}{r['rate_hz']:>11.2f}{r['cv_isi']:>8.2f}")
+        print(f"spikes {stats.spikes}, synaptic events {stats.synaptic_events}, wall time {stats.wall_time:.3f} s, "
+              f"{stats.events_per_second:.3g} events/s")
+    if args.save:
+        io.save_results(net, args.save)
+    if args.plot:
+        import matplotlib
+        matplotlib.use("Agg")
+        from .plot import overview
+        fig = overview(list(monitors.values()), stats.duration)
+        fig.savefig(args.plot, dpi=120)
+        if not args.json:
+            print(f"figure written to {args.plot}")
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neurosim", description="Spiking neural networks: simulate, train, deploy.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a model script (a .py file defining build(**params) -> Network)")
+    run.add_argument("script", help="path of the model script, e.g. models/cuba.py")
+    run.add_argument("--duration", type=float, default=1000.0, help="biological time to simulate (ms)")
+    run.add_argument("--seed", type=int, default=1, help="random seed (connectivity, initial state, input)")
+    run.add_argument("--backend", default="auto", choices=["auto", "numpy", "numba"])
+    run.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
+                     help="override build() parameters, e.g. --set n=1000")
+    run.add_argument("--plot", metavar="PNG", help="write a raster and rate figure")
+    run.add_argument("--save", metavar="FILE", help="save spikes and metadata (.npz or .h5)")
+    run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.set_defaults(func=_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        print(f"neurosim: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

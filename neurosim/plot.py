@@ -1,0 +1,78 @@
+"""Matplotlib figures of monitor results: rasters, population rates, state traces.
+
+Each function draws into ``ax`` (a new figure when None) and returns the axes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .monitors import RateMonitor, SpikeMonitor, StateMonitor
+
+
+def _axes(ax):
+    if ax is None:
+        import matplotlib.pyplot as plt
+        _, ax = plt.subplots(figsize=(8, 3))
+    return ax
+
+
+def raster(monitor: SpikeMonitor, ax=None, max_points: int = 200_000, **style):
+    """Spike raster: time (ms) against neuron index (thinned to ``max_points`` dots)."""
+    ax = _axes(ax)
+    t, i = monitor.times, monitor.indices
+    if t.size > max_points:
+        keep = np.linspace(0, t.size - 1, max_points).astype(np.int64)
+        t, i = t[keep], i[keep]
+    ax.plot(t, i, linestyle="none", marker=style.pop("marker", "."), markersize=style.pop("markersize", 1.0),
+            color=style.pop("color", "k"), **style)
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel(f"{monitor.source.name} neuron")
+    return ax
+
+
+def rate(monitor: RateMonitor | SpikeMonitor, ax=None, width: float = 5.0, duration: float | None = None, **style):
+    """Population rate (Hz) smoothed over ``width`` ms.
+
+    Accepts a :class:`RateMonitor`, or a :class:`SpikeMonitor` whose spikes are
+    binned into ``width`` ms bins up to ``duration`` ms (default: last spike).
+    """
+    ax = _axes(ax)
+    if isinstance(monitor, RateMonitor):
+        ax.plot(monitor.times, monitor.smoothed(width), **style)
+    else:
+        end = duration if duration is not None else (monitor.times.max() + width if monitor.times.size else width)
+        edges = np.arange(0.0, end + width, width)
+        counts, _ = np.histogram(monitor.times, edges)
+        n = monitor.record.size
+        ax.plot(edges[:-1], counts / (n * width * 1e-3), drawstyle="steps-post", **style)
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("rate (Hz)")
+    return ax
+
+
+def traces(monitor: StateMonitor, variable: str = "v", ax=None, max_traces: int = 10, **style):
+    """State variable traces of up to ``max_traces`` recorded neurons."""
+    ax = _axes(ax)
+    values = monitor[variable]
+    for k in range(min(max_traces, values.shape[1])):
+        ax.plot(monitor.times, values[:, k], label=f"{monitor.source.name}[{monitor.record[k]}]", **style)
+    unit = monitor.source.model.state_units.get(variable, "")
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel(f"{variable} ({unit})" if unit else variable)
+    return ax
+
+
+def overview(spike_monitors: list[SpikeMonitor], duration: float, width: float = 5.0):
+    """Raster of every monitor above a shared population-rate panel; returns the figure."""
+    import matplotlib.pyplot as plt
+    n = len(spike_monitors)
+    fig, axes = plt.subplots(n + 1, 1, figsize=(9, 2.2 * (n + 1)), sharex=True, squeeze=False)
+    for ax, mon in zip(axes[:-1, 0], spike_monitors):
+        raster(mon, ax=ax)
+        ax.set_xlabel("")
+    for mon in spike_monitors:
+        rate(mon, ax=axes[-1, 0], width=width, duration=duration, label=mon.source.name)
+    axes[-1, 0].legend(loc="upper right", fontsize="small")
+    axes[-1, 0].set_xlim(0, duration)
+    fig.tight_layout()
+    return fig
