@@ -18,7 +18,7 @@ from .distributions import ValueSpec, realize
 from .engine import numba_backend, numpy_backend
 from .engine.compiled import CompiledNetwork, concatenate_projections
 from .engine.recording import ChunkRecord, StateRecordPlan
-from .engine.stimulus import StimulusGenerator
+from .engine.stimulus import StimulusGenerator, spike_steps
 from .inputs import CurrentInput, PoissonInput
 from .monitors import RateMonitor, SpikeMonitor, StateMonitor
 from .neurons.base import NeuronModel
@@ -159,7 +159,12 @@ class Network:
         return self._add_node(Population(name, n, self, model=model, init=values))
 
     def add_spike_source(self, name: str, n: int, times: Sequence[float], indices: Sequence[int]) -> SpikeSource:
-        """Add ``n`` neurons that fire at ``times`` (ms, rounded to steps) as neurons ``indices``."""
+        """Add ``n`` neurons that fire at ``times`` (ms) as neurons ``indices``.
+
+        A spike at time t fires in step ``floor(t / dt + 0.001)`` (the step
+        that contains t, with Brian2's guard against rounding just below a
+        multiple of dt), like Brian2's ``SpikeGeneratorGroup``.
+        """
         times = np.asarray(times, dtype=np.float64).reshape(-1)
         idx = np.asarray(indices).reshape(-1)
         if times.shape != idx.shape:
@@ -169,7 +174,7 @@ class Network:
             raise ValueError(f"spike source '{name}': times must be finite and >= 0 ms")
         if idx.size and (not np.issubdtype(idx.dtype, np.integer) or idx.min() < 0 or idx.max() >= n):
             raise ValueError(f"spike source '{name}': indices must be integers in [0, {n - 1}]")
-        steps = np.rint(times / self.dt).astype(np.int64)
+        steps = spike_steps(times, self.dt)
         pairs = steps * max(n, 1) + idx.astype(np.int64)
         if np.unique(pairs).size != pairs.size:
             raise ValueError(f"spike source '{name}': a neuron has two spikes in the same time step "

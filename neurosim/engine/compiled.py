@@ -6,7 +6,8 @@ then sources, each node a contiguous range of global indices.
 Time stepping (identical in every backend), for step ``t``:
 
 1. input delivered for step ``t - 1`` (ring-buffer slot ``(t-1) % D``) is
-   added to the receptor rows of ``S`` and the slot is cleared;
+   added to the receptor rows of ``S`` where it is nonzero (so a backend may
+   visit only the entries that received input) and the slot is cleared;
 2. state monitors record;
 3. each population's step function advances it and reports spikes; sources
    emit their spikes for step ``t``;

@@ -21,8 +21,10 @@ def run_chunk(cn: CompiledNetwork, stim: StimulusChunk, plan: StateRecordPlan,
         prev = (t - 1) % D
         for p in range(len(cn.pop_kind)):
             a, b = cn.pop_start[p], cn.pop_stop[p]
-            S[cn.pop_receptor_rows[p, 0], a:b] += buf[prev, 0, a:b]
-            S[cn.pop_receptor_rows[p, 1], a:b] += buf[prev, 1, a:b]
+            for r in range(2):
+                arrived = buf[prev, r, a:b]
+                target = S[cn.pop_receptor_rows[p, r], a:b]
+                np.add(target, arrived, out=target, where=arrived != 0.0)
         buf[prev] = 0.0
         _record_state(S, plan, mon_steps, t, out)
         iext = stim.i_ext[min(k, stim.i_ext.shape[0] - 1)]

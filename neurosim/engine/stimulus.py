@@ -14,6 +14,11 @@ from ..inputs import CurrentInput, PoissonInput
 from ..populations import PoissonGroup, SpikeSource
 
 
+def spike_steps(times: np.ndarray, dt: float) -> np.ndarray:
+    """Step in which a spike at ``times`` (ms) fires: ``floor(t/dt + 1e-3)``, as Brian2."""
+    return np.floor(np.asarray(times) / dt + 1e-3).astype(np.int64)
+
+
 @dataclasses.dataclass
 class StimulusChunk:
     """Input for steps ``t0 ... t0 + n - 1``.
@@ -52,7 +57,7 @@ class StimulusGenerator:
         self.varying_current = any(c.values_dt is not None for c in currents)
 
     def _spike_table(self, src: SpikeSource, start: int):
-        steps = np.rint(src.times / self.dt).astype(np.int64)
+        steps = spike_steps(src.times, self.dt)
         order = np.lexsort((src.indices, steps))
         return steps[order], src.indices[order].astype(np.int64) + start
 

@@ -1,4 +1,5 @@
-"""Hardware-mapping helpers: bit-exact emulation of Loihi-style fixed-point models."""
+"""Hardware-mapping helpers: bit-exact emulation of Loihi-style fixed-point models,
+and hardware target descriptions (limits, precision, energy, timing)."""
 
 from neurosim.hardware.loihi_fixed import (
     FixedPointProjection,
@@ -13,6 +14,17 @@ from neurosim.hardware.loihi_fixed import (
     run_fixed_network,
     wrap_signed,
 )
+from neurosim.hardware.targets import (
+    CoreLimits,
+    Energy,
+    Features,
+    HardwareTarget,
+    Precision,
+    Timing,
+    list_targets,
+    load_target,
+    target_from_dict,
+)
 
 __all__ = [
     "FixedPointProjection",
@@ -26,4 +38,14 @@ __all__ = [
     "quantize_weights",
     "run_fixed_network",
     "wrap_signed",
+    # hardware targets
+    "CoreLimits",
+    "Energy",
+    "Features",
+    "HardwareTarget",
+    "Precision",
+    "Timing",
+    "list_targets",
+    "load_target",
+    "target_from_dict",
 ]
