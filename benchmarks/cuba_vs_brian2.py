@@ -52,6 +52,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 #: time step (ms)
 DT_MS = 0.1
@@ -101,26 +102,15 @@ def _counts(n: int, duration_ms: float, spikes: int, events: int, sim_s: float) 
 
 # ----------------------------------------------------------------- neurosim
 def build_neurosim(n: int):
-    """The scaled CUBA network in neurosim (ms, mV) and its spike monitors.
+    """The scaled CUBA network of ``models/cuba.py`` and its spike monitors.
 
-    Returns ``(net, {"exc": SpikeMonitor, "inh": SpikeMonitor})``.  Mirrors
-    ``models/cuba.py``; switch to ``models.cuba.build`` once it returns the
-    network with its monitors.
+    Returns ``(net, {"exc": SpikeMonitor, "inh": SpikeMonitor})``.
     """
-    import neurosim as ns
+    from neurosim.scripts import load_script
 
-    net = ns.Network(dt=DT_MS, name="cuba")
-    model = ns.LIF(tau_m=TAU_M, v_rest=V_REST, v_reset=V_RESET, v_th=V_TH, tau_ref=TAU_REF,
-                   tau_syn_e=TAU_E, tau_syn_i=TAU_I)
-    n_exc = int(EXC_FRACTION * n)
-    v0 = ns.Uniform(V_RESET, V_TH)
-    exc = net.add_population("exc", n_exc, model, v_init=v0)
-    inh = net.add_population("inh", n - n_exc, model, v_init=v0)
-    p = FAN_IN / n
-    for pre, w in ((exc, W_EXC), (inh, W_INH)):
-        for post in (exc, inh):
-            net.connect(pre, post, p=p, weight=w)
-    return net, {"exc": net.monitor_spikes(exc), "inh": net.monitor_spikes(inh)}
+    cuba = load_script(Path(__file__).resolve().parents[1] / "models" / "cuba.py")
+    net = cuba.build(n=n, dt=DT_MS)
+    return net, {name: net.monitor_spikes(net.nodes[name]) for name in ("exc", "inh")}
 
 
 def worker_neurosim(n: int, duration_ms: float, seed: int) -> dict:

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 
-#: above this many candidate pairs, fixed-probability rules sample sparsely
-_DENSE_PAIR_LIMIT = 20_000_000
+#: fixed-probability rules draw a dense Bernoulli mask for dense connectivity or
+#: few candidate pairs, and sample each row's targets sparsely otherwise
+_DENSE_P = 0.1
+_DENSE_PAIR_LIMIT = 1_000_000
+#: rows of the dense mask drawn at a time
+_DENSE_CHUNK = 20_000_000
 
 
 def all_to_all(n_pre: int, n_post: int, allow_self: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -34,20 +38,21 @@ def one_to_one(n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
 def _distinct_per_row(rng: np.random.Generator, counts: np.ndarray, n_choices: int) -> np.ndarray:
     """For row r draw counts[r] distinct values in [0, n_choices), uniformly.
 
-    Draws with replacement and redraws duplicates until none is left (exact
-    rejection sampling); returns values grouped by row, sorted within rows.
+    Draws with replacement, then redraws each duplicate until none is left:
+    exact rejection sampling of a uniform subset.  Rows and values are packed
+    into one int64 key per draw so a single (stable, nearly linear on the
+    row-sorted keys) sort groups rows and exposes duplicates; returns the
+    values grouped by row, ascending within rows.
     """
     rows = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
-    values = rng.integers(0, n_choices, rows.size, dtype=np.int64)
+    key = rows * n_choices + rng.integers(0, n_choices, rows.size, dtype=np.int64)
+    key.sort(kind="stable")
     while True:
-        order = np.lexsort((values, rows))
-        rows, values = rows[order], values[order]
-        dup = np.zeros(values.size, dtype=bool)
-        dup[1:] = (values[1:] == values[:-1]) & (rows[1:] == rows[:-1])
-        n_dup = int(dup.sum())
-        if n_dup == 0:
-            return values
-        values[dup] = rng.integers(0, n_choices, n_dup, dtype=np.int64)
+        dup = np.flatnonzero(key[1:] == key[:-1]) + 1
+        if dup.size == 0:
+            return key - rows * n_choices
+        key[dup] = (key[dup] // n_choices) * n_choices + rng.integers(0, n_choices, dup.size, dtype=np.int64)
+        key.sort(kind="stable")
 
 
 def fixed_probability(
@@ -57,9 +62,9 @@ def fixed_probability(
     if not (0.0 <= p <= 1.0):
         raise ValueError(f"connection probability p must be in [0, 1], got {p}")
     n_choices = n_post if allow_self else n_post - 1
-    if n_pre * n_post <= _DENSE_PAIR_LIMIT or p > 0.2:
+    if p > _DENSE_P or n_pre * n_post <= _DENSE_PAIR_LIMIT:
         pres, posts = [], []
-        rows_per_chunk = max(1, _DENSE_PAIR_LIMIT // max(n_post, 1) // 4)
+        rows_per_chunk = max(1, _DENSE_CHUNK // max(n_post, 1))
         for start in range(0, n_pre, rows_per_chunk):
             stop = min(n_pre, start + rows_per_chunk)
             mask = rng.random((stop - start, n_post)) < p

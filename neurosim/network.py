@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import time
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -349,18 +349,24 @@ class Network:
             self._delay_steps(d, "delay")
 
     def _delay_steps(self, delay: np.ndarray, what: str) -> np.ndarray:
-        if np.any(np.isnan(delay)):
+        """Delays (ms) as whole steps (nearest, ties to even), validated."""
+        delay = np.asarray(delay, dtype=np.float64)
+        if delay.size == 0:
+            return np.zeros(delay.shape, dtype=np.uint16)
+        lo, hi = float(np.min(delay)), float(np.max(delay))
+        if np.isnan(lo):
             raise ValueError(f"{what} contains NaN; delays must be numbers >= 0 ms")
-        if np.any(delay < 0):
-            raise ValueError(f"{what} must be >= 0 ms, got a minimum of {np.min(delay)} ms")
-        if self.max_delay is not None and np.any(delay > self.max_delay + 1e-12):
-            raise ValueError(f"{what} of up to {np.max(delay)} ms exceeds max_delay={self.max_delay} ms "
+        if lo < 0:
+            raise ValueError(f"{what} must be >= 0 ms, got a minimum of {lo} ms")
+        if self.max_delay is not None and hi > self.max_delay + 1e-12:
+            raise ValueError(f"{what} of up to {hi} ms exceeds max_delay={self.max_delay} ms "
                              "of this network; raise Network(max_delay=...)")
-        steps = np.rint(delay / self.dt)
-        if np.any(steps > MAX_DELAY_STEPS):
-            raise ValueError(f"{what} of {np.max(delay)} ms is {int(np.max(steps))} steps, beyond the delay "
+        if round(hi / self.dt) > MAX_DELAY_STEPS:
+            raise ValueError(f"{what} of {hi} ms is {round(hi / self.dt)} steps, beyond the delay "
                              f"buffer's limit of {MAX_DELAY_STEPS} steps; use a larger dt or shorter delays")
-        return steps.astype(np.uint16)
+        if lo == hi:
+            return np.full(delay.shape, round(lo / self.dt), dtype=np.uint16)
+        return np.rint(delay / self.dt).astype(np.uint16)
 
     # --------------------------------------------------------------- monitors
     def monitor_spikes(self, node: Node, indices: Sequence[int] | None = None) -> SpikeMonitor:

@@ -48,6 +48,7 @@ class CompiledNetwork:
     proj_post_base: np.ndarray     # int64 [Q] first column of the post population
     proj_receptor: np.ndarray      # int64 [Q] 0 exc, 1 inh, -1 by sign
     proj_magnitude: np.ndarray     # int64 [Q] 1 if the target takes |w| (conductances)
+    proj_uniform: np.ndarray       # int64 [Q] first synapse if all weights and delays are equal, else -1
     indptr: np.ndarray             # int64 concatenated row pointers (absolute synapse ids)
     post: np.ndarray               # int32 [n_syn]
     weight: np.ndarray             # float64 [n_syn]
@@ -86,6 +87,7 @@ def concatenate_projections(projections, node_ids, node_start, n_nodes, n_total)
     post_base = np.empty(len(projections), dtype=np.int64)
     receptor = np.empty(len(projections), dtype=np.int64)
     magnitude = np.empty(len(projections), dtype=np.int64)
+    uniform = np.full(len(projections), -1, dtype=np.int64)
     node_proj_ptr = np.zeros(n_nodes + 1, dtype=np.int64)
     out_degree = np.zeros(n_total, dtype=np.int64)
     s = r = 0
@@ -102,6 +104,10 @@ def concatenate_projections(projections, node_ids, node_start, n_nodes, n_total)
         post_base[q] = node_start[node_ids[id(proj.post)]]
         receptor[q] = proj.receptor
         magnitude[q] = int(proj.post.model.conductance_based and proj.receptor == BY_SIGN)
+        if k:
+            w, d = proj.weight, proj.delay_steps
+            if w.min() == w.max() and d.min() == d.max():
+                uniform[q] = s
         node_proj_ptr[nid + 1] += 1
         first = int(node_start[nid])
         out_degree[first:first + proj.pre.n] += np.diff(proj.indptr)
@@ -109,7 +115,7 @@ def concatenate_projections(projections, node_ids, node_start, n_nodes, n_total)
     return dict(
         node_proj_ptr=np.cumsum(node_proj_ptr), node_proj=np.arange(len(projections), dtype=np.int64),
         proj_ptr_offset=ptr_offset, proj_post_base=post_base, proj_receptor=receptor,
-        proj_magnitude=magnitude, indptr=indptr, post=post, weight=weight, delay=delay,
+        proj_magnitude=magnitude, proj_uniform=uniform, indptr=indptr, post=post, weight=weight, delay=delay,
         out_degree=out_degree,
     ), projections
 

@@ -119,7 +119,7 @@ def _deliver(S, S_flat, slot, pend_e, pend_s, n_pending, pop_start, pop_stop, po
 
 
 @njit(cache=True)
-def _propagate(spikes, shift, indptr, post, weight, delay, rec, mag, e_off, s_off,
+def _propagate(spikes, shift, indptr, post, weight, delay, rec, mag, uniform, e_off, s_off,
                ring, slot_now, pend_e, pend_s, n_pending):
     """Add the synapses of ``spikes`` through one projection (row ``g + shift`` of ``indptr``) to the ring.
 
@@ -129,11 +129,17 @@ def _propagate(spikes, shift, indptr, post, weight, delay, rec, mag, e_off, s_of
     set by the weight's sign (``rec < 0``; conductances then take ``|w|``).
     The slot of a delay is found by adding and wrapping once (delays are
     < D) rather than by a 64-bit modulo; unsigned indices spare Numba's
-    wrap-around checks.
+    wrap-around checks.  Projections whose weights and delays are all equal
+    (``uniform`` >= 0 is then their first synapse) take
+    :func:`_propagate_uniform`, which reads only the post indices.
     """
     D = uint64(ring.shape[0])
     cap = uint64(pend_e.shape[1])
     now = uint64(slot_now)
+    if uniform >= 0:
+        _propagate_uniform(spikes, shift, indptr, post, weight[uniform], delay[uniform], rec, mag, e_off, s_off,
+                           ring, now, pend_e, pend_s, n_pending)
+        return
     for g in spikes:
         row = g + shift
         for syn in range(uint64(indptr[row]), uint64(indptr[row + 1])):
@@ -157,9 +163,43 @@ def _propagate(spikes, shift, indptr, post, weight, delay, rec, mag, e_off, s_of
 
 
 @njit(cache=True)
+def _propagate_uniform(spikes, shift, indptr, post, w, delay, rec, mag, e_off, s_off,
+                       ring, now, pend_e, pend_s, n_pending):
+    """:func:`_propagate` for a projection whose synapses all have weight ``w`` and ``delay`` steps.
+
+    Weight, receptor and slot are the same for every synapse, so each event
+    reads only its post index (4 bytes instead of 14): at large sizes the
+    synapse arrays come from main memory and this is what delivery costs.
+    """
+    r = rec
+    if r < 0:
+        r = 1 if w < 0 else 0
+        if mag and w < 0:
+            w = -w
+    d = now + delay
+    if d >= uint64(ring.shape[0]):
+        d -= uint64(ring.shape[0])
+    cap = uint64(pend_e.shape[1])
+    e0 = e_off[r]
+    s0 = s_off[r]
+    slot = ring[d]
+    c = uint64(n_pending[d])
+    for g in spikes:
+        row = g + shift
+        for syn in range(uint64(indptr[row]), uint64(indptr[row + 1])):
+            col = uint64(post[syn])
+            slot[e0 + col] += w
+            if c < cap:
+                pend_e[d, c] = e0 + col
+                pend_s[d, c] = s0 + col
+            c += uint64(1)
+    n_pending[d] = c
+
+
+@njit(cache=True)
 def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop_rr,
             node_start, node_proj_ptr, node_proj, proj_ptr_offset, proj_post_base, proj_receptor,
-            proj_magnitude, indptr, post, weight, delay, out_degree, node_of,
+            proj_magnitude, proj_uniform, indptr, post, weight, delay, out_degree, node_of,
             src_ptr, src_idx, pin_slot, pin_value, i_ext,
             mon_ptr, mon_row, mon_col, mon_every, state_out, state_off,
             record_node, spike_step, spike_idx, n_rec, counts, events, spikes):
@@ -244,7 +284,7 @@ def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop
             for qq in range(node_proj_ptr[nd], node_proj_ptr[nd + 1]):
                 q = node_proj[qq]
                 _propagate(spikes[seg[nd]:seg[nd + 1]], proj_ptr_offset[q] - node_start[nd], indptr, post, weight,
-                           delay, proj_receptor[q], proj_magnitude[q], e_off[q], s_off[q], ring, slot_now,
+                           delay, proj_receptor[q], proj_magnitude[q], proj_uniform[q], e_off[q], s_off[q], ring, slot_now,
                            pend_e, pend_s, n_pending)
         for m in range(pin_slot.shape[0]):
             x = pin_value[k, m]
@@ -269,7 +309,7 @@ def run_chunk(cn: CompiledNetwork, stim: StimulusChunk, plan: StateRecordPlan,
         k, out.n_spikes = _kernel(
             stim.t0, stim.n, k, cn.S, cn.buffer, cn.pop_kind, cn.pop_start, cn.pop_stop, cn.pop_coef,
             cn.pop_receptor_rows, cn.node_start, cn.node_proj_ptr, cn.node_proj, cn.proj_ptr_offset,
-            cn.proj_post_base, cn.proj_receptor, cn.proj_magnitude, cn.indptr, cn.post, cn.weight,
+            cn.proj_post_base, cn.proj_receptor, cn.proj_magnitude, cn.proj_uniform, cn.indptr, cn.post, cn.weight,
             cn.delay, cn.out_degree, cn.node_of, stim.src_ptr, stim.src_idx, stim.pin_slot,
             stim.pin_value, stim.i_ext, plan.ptr, plan.row, plan.col, plan.every, out.state,
             out.state_offset, record_node, out.spike_step, out.spike_idx, out.n_spikes,

@@ -14,7 +14,7 @@ from .stimulus import StimulusChunk
 def run_chunk(cn: CompiledNetwork, stim: StimulusChunk, plan: StateRecordPlan,
               record_node: np.ndarray, out: ChunkRecord) -> None:
     """Advance the network over the steps of ``stim``, filling ``out``."""
-    S, buf, D, n_dyn = cn.S, cn.buffer, cn.ring_size, cn.n_dyn
+    S, buf, D = cn.S, cn.buffer, cn.ring_size
     mon_steps = [plan.steps_in(m, stim.t0, stim.n) for m in range(len(plan.every))]
     for k in range(stim.n):
         t = stim.t0 + k
