@@ -94,3 +94,14 @@ def test_model_scripts_run(script, params, capsys):
     assert cli.main(["run", str(ROOT / "models" / script), "--duration", "50", "--set", *params,
                      "--no-progress"]) == 0
     assert "synaptic events" in capsys.readouterr().out
+
+
+def test_readme_quick_start_runs():
+    """The README's quick start is executed as written, so it stays true."""
+    import re
+    text = (ROOT / "README.md").read_text()
+    code = re.search(r"## Quick start\n\n```python\n(.*?)```", text, re.S).group(1)
+    scope: dict = {}
+    exec(compile(code.replace("seed=1)", "seed=1, progress=False)"), "README.md", "exec"), scope)
+    assert scope["spikes"].times.size > 0
+    assert scope["v"].v.shape == (1000, 2)
