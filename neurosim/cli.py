@@ -1,4 +1,5 @@
-"""Command line: ``neurosim run MODEL.py --duration 1000 --plot out.png``."""
+"""Command line: ``neurosim run MODEL.py --duration 1000 --plot out.png``,
+``neurosim train SCRIPT.py --set name=value``, ``neurosim evaluate CHECKPOINT --data DIR``."""
 from __future__ import annotations
 
 import argparse
@@ -66,7 +67,30 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.set_defaults(func=_run)
+    train = sub.add_parser("train", help="train a model from a training script (PARAMS, load_data, build_model)")
+    train.add_argument("script", help="path of the training script, e.g. models/fsdd_delays.py")
+    train.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="override entries of PARAMS")
+    train.add_argument("--out", help="output folder (default runs/<script name>)")
+    train.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--json", action="store_true", help="print the summary as JSON")
+    train.set_defaults(func=_train)
+    ev = sub.add_parser("evaluate", help="evaluate a checkpoint on a WAV folder or an SHD-schema file")
+    ev.add_argument("checkpoint", help="best.pt or last.pt written by neurosim train")
+    ev.add_argument("--data", required=True, help="folder of {digit}_{speaker}_{index}.wav files, or an .h5 file")
+    ev.add_argument("--json", action="store_true", help="print the result as JSON")
+    ev.set_defaults(func=_evaluate)
     return parser
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .train.commands import train_command  # needs PyTorch
+    return train_command(args)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .train.commands import evaluate_command  # needs PyTorch
+    return evaluate_command(args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,8 +11,12 @@ from types import ModuleType
 from .network import Network
 
 
-def load_script(path: str | Path) -> ModuleType:
-    """Import a model script from its file path (it need not be on ``sys.path``)."""
+def load_script(path: str | Path, required: tuple[str, ...] = ("build",)) -> ModuleType:
+    """Import a script from its file path (it need not be on ``sys.path``).
+
+    ``required`` names what it must define: ``build`` for model scripts,
+    ``PARAMS``, ``load_data`` and ``build_model`` for training scripts.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model script not found: {path}")
@@ -21,8 +25,11 @@ def load_script(path: str | Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
-    if not callable(getattr(module, "build", None)):
-        raise ValueError(f"{path} must define build(**params) returning a neurosim Network")
+    missing = [name for name in required if not hasattr(module, name)]
+    if missing:
+        what = ("build(**params) returning a neurosim Network" if required == ("build",)
+                else "PARAMS, load_data(p) and build_model(p)")
+        raise ValueError(f"{path} must define {what}; missing: {', '.join(missing)}")
     return module
 
 

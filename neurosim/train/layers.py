@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..neurons.lif import decay_factor
@@ -168,9 +169,21 @@ class LeakyReadout(nn.Module):
 class SequenceBatchNorm(nn.BatchNorm1d):
     """BatchNorm over features with statistics pooled over time and batch."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, update_stats: bool = True) -> torch.Tensor:
+        """Normalise ``(T, batch, n)``.  In training, ``update_stats=False`` leaves
+        the running averages untouched (for recomputation under checkpointing)."""
         t, b, n = x.shape
-        return super().forward(x.reshape(t * b, n)).reshape(t, b, n)
+        flat = x.reshape(t * b, n)
+        if not self.training:
+            return super().forward(flat).reshape(t, b, n)
+        if update_stats and self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked += 1
+                m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+                self.running_mean.lerp_(flat.mean(0), m)
+                self.running_var.lerp_(flat.var(0, unbiased=True), m)
+        out = F.batch_norm(flat, None, None, self.weight, self.bias, True, 0.0, self.eps)
+        return out.reshape(t, b, n)
 
 
 class SequenceDropout(nn.Module):

@@ -1,0 +1,153 @@
+"""Ready-made trainable networks.
+
+:class:`DelaySNN` is the feed-forward architecture of DCLS-Delays
+(Hammouamri et al., ICLR 2024): per hidden layer a delay projection,
+BatchNorm (statistics over time and batch), LIF neurons with hard reset to 0
+and a detached reset, and dropout with one mask per sequence; the output
+layer is a delay projection into non-spiking leaky integrators whose
+membrane is the network's output.
+
+Sequence length: the paper lets each layer's output run ``tail`` steps past
+its input (so late, delayed spikes still arrive) and cuts it there.  Here
+the input is padded once with ``tail`` silent steps per layer and every layer
+runs over that same window, so no layer drops spikes that a later layer
+would still have received; the output has the paper's length,
+``T + (n_hidden + 1) * tail``, and the network is exactly what the
+event-driven simulator runs (:mod:`neurosim.train.convert`).
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from .delays import DelayProjection
+from .layers import LIF, LeakyReadout, SequenceBatchNorm, SequenceDropout, resolve_beta
+
+
+class DelaySNN(nn.Module):
+    """Feed-forward spiking network with per-synapse delays.
+
+    Args:
+        n_in: input channels.
+        n_hidden: neurons per hidden layer, e.g. ``(256, 256)``.
+        n_out: classes.
+        delays: ``"learned"``, ``"random"`` (fixed) or ``"none"``.
+        max_delay: largest delay in steps.
+        beta: membrane decay per step of all neurons (or ``tau_m`` and ``dt`` in ms).
+        threshold: firing threshold of the hidden LIF neurons.
+        dropout: dropout probability after each hidden layer.
+        batchnorm: BatchNorm after each hidden projection.
+        surrogate: surrogate gradient, e.g. ``("atan", 5.0)`` (the paper's).
+        tail: silent steps appended to the input per layer (default ``max_delay // 2``
+            with delays, 0 without).
+        memory_saving: recompute each hidden layer in the backward pass
+            (activation checkpointing) instead of storing its activations.
+        seed: seed of the weight and delay initialisation.
+    """
+
+    def __init__(self, n_in: int, n_hidden: Sequence[int], n_out: int, *, delays: str = "learned",
+                 max_delay: int = 24, beta: float | None = None, tau_m: float | None = None,
+                 dt: float = 1.0, threshold: float = 1.0, dropout: float = 0.4, batchnorm: bool = True,
+                 surrogate: str | tuple = ("atan", 5.0), tail: int | None = None,
+                 memory_saving: bool = False, seed: int = 0):
+        super().__init__()
+        if not n_hidden:
+            raise ValueError("DelaySNN: 'n_hidden' needs at least one hidden layer, e.g. (256, 256)")
+        b = resolve_beta(beta, tau_m, dt)
+        self.config = dict(n_in=int(n_in), n_hidden=[int(h) for h in n_hidden], n_out=int(n_out),
+                           delays=delays, max_delay=int(max_delay), beta=b, threshold=float(threshold),
+                           dropout=float(dropout), batchnorm=bool(batchnorm),
+                           surrogate=list(surrogate) if isinstance(surrogate, tuple) else surrogate,
+                           tail=tail, memory_saving=bool(memory_saving), seed=int(seed))
+        gen = torch.Generator().manual_seed(int(seed))
+        sizes = [int(n_in), *self.config["n_hidden"]]
+        self.projections = nn.ModuleList(
+            DelayProjection(a, c, max_delay, delays, tail=0, generator=gen)
+            for a, c in zip(sizes, [*sizes[1:], int(n_out)]))
+        self.norms = nn.ModuleList(SequenceBatchNorm(h) if batchnorm else nn.Identity()
+                                   for h in self.config["n_hidden"])
+        sg = tuple(surrogate) if isinstance(surrogate, list) else surrogate
+        self.neurons = nn.ModuleList(LIF(h, b, threshold=threshold, reset="zero", surrogate=sg)
+                                     for h in self.config["n_hidden"])
+        self.dropouts = nn.ModuleList(SequenceDropout(dropout) for _ in self.config["n_hidden"])
+        self.readout = LeakyReadout(int(n_out), b)
+        per_layer = (int(max_delay) // 2 if delays != "none" else 0) if tail is None else int(tail)
+        if per_layer < 0:
+            raise ValueError(f"DelaySNN: 'tail' must be >= 0 steps, got {tail!r}")
+        self.total_tail = per_layer * len(self.projections)
+        self.memory_saving = bool(memory_saving)
+        self.spike_counts: list[torch.Tensor] = []
+        self._recomputing = False
+
+    @contextlib.contextmanager
+    def _recomputation(self):
+        self._recomputing = True
+        try:
+            yield
+        finally:
+            self._recomputing = False
+
+    @classmethod
+    def from_config(cls, config: dict) -> DelaySNN:
+        """Rebuild from :attr:`config` (as stored in checkpoints)."""
+        cfg = dict(config)
+        return cls(cfg.pop("n_in"), cfg.pop("n_hidden"), cfg.pop("n_out"), **cfg)
+
+    def _hidden(self, layer: int, x: torch.Tensor) -> torch.Tensor:
+        z = self.projections[layer](x)
+        norm = self.norms[layer]
+        if isinstance(norm, SequenceBatchNorm):
+            # activation checkpointing runs this twice: update running statistics once
+            z = norm(z, update_stats=not self._recomputing)
+        return self.dropouts[layer](self.neurons[layer](z))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Input ``(T, batch, n_in)`` (spike counts) -> output membranes ``(T', batch, n_out)``."""
+        if x.dim() != 3 or x.shape[-1] != self.config["n_in"]:
+            raise ValueError(f"DelaySNN: expected input of shape (T, batch, {self.config['n_in']}), "
+                             f"got {tuple(x.shape)}")
+        self.spike_counts = []
+        if self.total_tail:
+            x = F.pad(x, (0, 0, 0, 0, 0, self.total_tail))
+        for layer in range(len(self.neurons)):
+            if self.memory_saving and self.training and torch.is_grad_enabled():
+                x = checkpoint(self._hidden, layer, x, use_reentrant=False,
+                               context_fn=lambda: (contextlib.nullcontext(), self._recomputation()))
+            else:
+                x = self._hidden(layer, x)
+            self.spike_counts.append(x.detach().sum(0))
+        return self.readout(self.projections[-1](x))
+
+    def delay_projections(self) -> list[DelayProjection]:
+        return list(self.projections)
+
+    def after_step(self) -> None:
+        """Call after each optimiser step: keep delays in range."""
+        for p in self.projections:
+            if p.mode == "learned":
+                p.clamp_delays()
+
+    def end_epoch(self, epoch: int, n_epochs: int) -> None:
+        """Call after each epoch: the paper's sigma schedule over the first quarter."""
+        for p in self.projections:
+            p.decay_sigma(epoch, n_epochs // 4)
+
+
+def softmax_sum(u: torch.Tensor) -> torch.Tensor:
+    """Per-step softmax over classes summed over time: ``(T, batch, C) -> (batch, C)``."""
+    return F.softmax(u, dim=-1).sum(0)
+
+
+def readout_loss(u: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """DCLS-Delays' loss: cross-entropy of the summed per-step softmax (softmax applied twice)."""
+    return F.cross_entropy(softmax_sum(u), y)
+
+
+def predict(u: torch.Tensor) -> torch.Tensor:
+    """Class decision: argmax of the summed per-step softmax."""
+    return softmax_sum(u).argmax(-1)
