@@ -12,7 +12,8 @@ import pytest
 from neurosim.data import (FrontEnd, SpikeDataset, encode_folder, read_shd, speaker_split,
                            stratified_split, write_shd)
 
-FSDD_RECORDINGS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fsdd" / "recordings"
+from shared_paths import FSDD_RECORDINGS
+
 FSDD_SAMPLE = ["0_george_0.wav", "1_jackson_3.wav", "2_nicolas_5.wav",
                "7_theo_12.wav", "9_yweweler_40.wav", "4_george_8.wav"]
 

@@ -6,7 +6,6 @@ The golden traces are read from the folder named by ``NEUROSIM_GOLDEN_DIR``
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -25,12 +24,7 @@ from neurosim.hardware.loihi_fixed import (
     wrap_signed,
 )
 
-GOLDEN_DIR = Path(
-    os.environ.get(
-        "NEUROSIM_GOLDEN_DIR",
-        Path(__file__).resolve().parents[1].parent / "shared" / "golden" / "lava",
-    )
-)
+from shared_paths import GOLDEN_LAVA as GOLDEN_DIR
 M = 2**23
 
 

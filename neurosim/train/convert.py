@@ -11,7 +11,7 @@ which is the simulator's :class:`neurosim.LIF` with delta synapses
 ``v_reset = 0``, ``v_th = theta``, ``tau_ref = 0``, weights ``a * w / beta``
 (the simulator lets a delta input decay with the membrane during its step)
 and a constant drive ``c / (1 - beta)`` (its effect per step is
-``(1 - beta) * i_ext``).  The output layer is the same neuron with a
+``(1 - beta) * i_ext``) that starts when the layer's shifted time starts.  The output layer is the same neuron with a
 threshold that is never reached; its membrane is the network's output.
 
 Timing: the simulator applies a spike of step ``t`` sent with delay ``d`` at
@@ -119,8 +119,10 @@ def to_network(model: DelaySNN, counts: np.ndarray, dt_ms: float) -> ConvertedNe
         pop = net.add_population("output" if is_out else f"hidden{layer + 1}", n,
                                  LIF(tau_m=tau_m, v_rest=0.0, v_reset=0.0, v_th=theta, tau_ref=0.0,
                                      tau_syn_e=0.0, tau_syn_i=0.0), v_init=0.0)
-        if np.any(shift != 0):
-            net.add_current(pop, shift / (1.0 - beta))
+        if np.any(shift != 0):     # the drive starts when the layer's (shifted) time starts
+            drive = np.zeros((layer + 2, n))
+            drive[-1] = shift / (1.0 - beta)
+            net.add_current(pop, drive, values_dt=dt_ms)
         w = proj.weight.detach().double().numpy() * scale[:, None] / beta
         d = proj.integer_delays().numpy() if proj.mode != "none" else np.zeros_like(w, dtype=np.int64)
         post, pre = np.nonzero(w)

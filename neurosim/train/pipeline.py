@@ -29,19 +29,31 @@ def cache_dir() -> Path:
 
 @dataclasses.dataclass(frozen=True)
 class SpikeInputSpec:
-    """How input spike trains are binned (``dt_ms`` ms, ``n_steps`` steps, ``n_units``
-    channels) and, for audio, the front-end parameters that made them."""
+    """How input spike trains are binned: ``dt_ms`` ms steps, ``n_steps`` of them,
+    ``n_units`` channels of the source summed in groups of ``channel_group``
+    neighbours (DCLS-Delays sums SHD's 700 channels in groups of 5 to 140
+    inputs), and, for audio, the front-end parameters that made them.
+    The model sees ``n_inputs = n_units // channel_group`` channels."""
 
     dt_ms: float
     n_steps: int
     n_units: int
     front_end: dict | None = None
+    channel_group: int = 1
 
     def __post_init__(self) -> None:
         if not self.dt_ms > 0:
             raise ValueError(f"SpikeInputSpec: 'dt_ms' must be > 0 ms, got {self.dt_ms!r}")
         if int(self.n_steps) < 1 or int(self.n_units) < 1:
             raise ValueError("SpikeInputSpec: 'n_steps' and 'n_units' must be >= 1")
+        if int(self.channel_group) < 1 or self.n_units % int(self.channel_group):
+            raise ValueError(f"SpikeInputSpec: 'channel_group' must divide n_units = {self.n_units}, "
+                             f"got {self.channel_group!r}")
+
+    @property
+    def n_inputs(self) -> int:
+        """Input channels of the model."""
+        return self.n_units // self.channel_group
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -55,10 +67,11 @@ class SpikeInputSpec:
                                  "spike files without an audio front end; pass an SHD-schema .h5 file")
             fe = dict(self.front_end)
             key = hashlib.sha256(json.dumps([str(source.resolve()), fe], sort_keys=True).encode()).hexdigest()[:16]
+            cache_dir().mkdir(parents=True, exist_ok=True)
             path = encode_folder(source, cache_dir() / f"encoded_{key}.h5", **fe)
             ds = read_shd(path)
         elif source.is_file():
-            ds = read_shd(source, n_units=self.n_units)
+            ds = read_shd(source)
         else:
             raise FileNotFoundError(f"data source not found: {source} (give a folder of WAV files or an .h5 file)")
         if ds.n_units > self.n_units:
@@ -66,9 +79,13 @@ class SpikeInputSpec:
         return ds
 
     def bin(self, ds: SpikeDataset) -> tuple[np.ndarray, np.ndarray]:
-        """``(X uint8 (n, n_steps, n_units), y)``; later spikes are dropped."""
+        """``(X uint8 (n, n_steps, n_inputs), y)``; later spikes are dropped, counts saturate at 255."""
         full = SpikeDataset(ds.times, ds.units, ds.labels, self.n_units, ds.speakers, ds.speaker_names)
-        return full.bin(self.dt_ms, self.n_steps)
+        x, y = full.bin(self.dt_ms, self.n_steps)
+        if self.channel_group > 1:
+            grouped = x.reshape(*x.shape[:2], self.n_inputs, self.channel_group).sum(-1, dtype=np.int64)
+            x = np.minimum(grouped, 255).astype(np.uint8)
+        return x, y
 
     def load(self, source: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         """Binned ``(X, y)`` from a WAV folder or SHD-schema file."""

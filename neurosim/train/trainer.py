@@ -135,6 +135,9 @@ def fit(model: nn.Module, train, val, config: TrainConfig, out_dir: str | os.Pat
     """
     x_tr, y_tr = _check_split("train", train)
     val = _check_split("val", val)
+    for name, labels in (("train", y_tr), ("val", val[1])):
+        if not len(labels):
+            raise ValueError(f"'{name}' has no samples; check the split (e.g. a larger val_fraction)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     groups, delays = _param_groups(model, config.weight_decay)
