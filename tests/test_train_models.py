@@ -311,3 +311,15 @@ def test_shd_script_trains_on_files_in_the_official_schema(tmp_path, capsys):
     assert model.config["n_in"] == 140 and model.config["n_hidden"] == [8, 8] and model.config["n_out"] == 20
     assert meta["input"]["channel_group"] == 5 and model.config["beta"] == pytest.approx(1 - 10 / 10.05)
     assert summary["params"]["max_delay"] == 24 and len(summary["test_per_class_accuracy"]) == 20
+
+
+def test_readme_training_example_runs(tmp_path, monkeypatch):
+    """The README's training example is executed as written (output folder moved to tmp)."""
+    import re
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = re.search(r"## Training\n\n```python\n(.*?)```", text, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(code.replace("print(", "accuracy = ("), "README.md", "exec"), scope)
+    assert scope["accuracy"] > 0.5 and (tmp_path / "runs" / "digits" / "best.pt").is_file()

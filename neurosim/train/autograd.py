@@ -160,6 +160,12 @@ def lif_scan(z: torch.Tensor, beta: torch.Tensor, theta: torch.Tensor, v0: torch
 
     ``beta`` and ``theta`` have shape ``(n,)``; ``v0`` has shape ``(batch, n)``.
     """
+    if z.dim() != 3:
+        raise ValueError(f"lif_scan: 'z' must have shape (T, batch, n), got {tuple(z.shape)}")
+    n = z.shape[-1]
+    for name, value, shape in (("beta", beta, (n,)), ("theta", theta, (n,)), ("v0", v0, tuple(z.shape[1:]))):
+        if tuple(value.shape) != shape:
+            raise ValueError(f"lif_scan: '{name}' must have shape {shape}, got {tuple(value.shape)}")
     fused = (z.device.type == "cpu" and z.dtype in (torch.float32, torch.float64)
              and all(x.device.type == "cpu" and x.dtype == z.dtype for x in (beta, theta, v0)))
     if fused:

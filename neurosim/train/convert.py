@@ -115,7 +115,7 @@ def to_network(model: DelaySNN, counts: np.ndarray, dt_ms: float) -> ConvertedNe
             scale, shift, theta = np.ones(n), np.zeros(n), _NEVER
         else:
             scale, shift = _folded_bn(model.norms[layer], n)
-            theta = float(model.neurons[layer].threshold[0])
+            theta = model.neurons[layer].threshold_value
         pop = net.add_population("output" if is_out else f"hidden{layer + 1}", n,
                                  LIF(tau_m=tau_m, v_rest=0.0, v_reset=0.0, v_th=theta, tau_ref=0.0,
                                      tau_syn_e=0.0, tau_syn_i=0.0), v_init=0.0)

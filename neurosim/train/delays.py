@@ -134,6 +134,18 @@ def delay_conv(x: torch.Tensor, w: torch.Tensor, d: torch.Tensor, max_delay: int
     ``sigma_eff=None``: ``d`` must hold whole steps; otherwise Gaussian taps of
     width ``sigma_eff`` (steps).  Returns ``(T + tail, batch, out)``.
     """
+    if x.dim() != 3 or w.dim() != 2 or w.shape != d.shape or x.shape[-1] != w.shape[1]:
+        raise ValueError(f"delay_conv: need x (T, batch, in), w and d (out, in); got x {tuple(x.shape)}, "
+                         f"w {tuple(w.shape)}, d {tuple(d.shape)}")
+    if d.numel() and (float(d.min()) < 0 or float(d.max()) > max_delay):
+        raise ValueError(f"delay_conv: delays must lie in [0, max_delay = {max_delay}] steps, "
+                         f"got [{float(d.min())}, {float(d.max())}]")
+    if sigma_eff is None and not torch.equal(d, torch.round(d)):
+        raise ValueError("delay_conv: with sigma_eff=None the delays must be whole steps (round them first)")
+    if sigma_eff is not None and not sigma_eff > 0:
+        raise ValueError(f"delay_conv: 'sigma_eff' must be > 0 steps or None, got {sigma_eff!r}")
+    if tail < 0:
+        raise ValueError(f"delay_conv: 'tail' must be >= 0 steps, got {tail!r}")
     return _DelayFn.apply(x, w, d, sigma_eff, max_delay + 1, tail)
 
 
@@ -197,7 +209,7 @@ class DelayProjection(nn.Module):
         n_taps = self.max_delay + 1
         u = torch.rand(self.n_out, self.n_in, generator=generator)
         if mode == "learned":
-            self.delay = nn.Parameter((u * (n_taps + 1)).clamp_(max=self.max_delay))
+            self.delay = nn.Parameter((u * n_taps).clamp_(max=self.max_delay))
         elif mode == "random":
             self.register_buffer("delay", torch.floor(u * n_taps).clamp_(max=self.max_delay))
         else:

@@ -75,23 +75,26 @@ class LIF(nn.Module):
         self.reset = reset
         self.surrogate = as_surrogate(surrogate)
         self.detach_reset = bool(detach_reset)
-        self.learn_beta = bool(learn_beta)
+        # fixed values stay Python floats, so float64 runs use them exactly
+        self.beta_value, self.threshold_value = b, float(threshold)
         if learn_beta:
             if not 0.0 < b < 1.0:
                 raise ValueError("LIF: a learnable 'beta' must start strictly inside (0, 1)")
             self.beta_logit = nn.Parameter(torch.full((self.n,), math.log(b / (1.0 - b))))
-        else:
-            self.register_buffer("beta_fixed", torch.full((self.n,), b))
-        th = torch.full((self.n,), float(threshold))
         if learn_threshold:
-            self.threshold = nn.Parameter(th)
-        else:
-            self.register_buffer("threshold", th)
+            self.threshold_param = nn.Parameter(torch.full((self.n,), float(threshold)))
 
-    @property
-    def beta(self) -> torch.Tensor:
+    def decay(self, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """Membrane decay per step, one per neuron."""
-        return torch.sigmoid(self.beta_logit) if self.learn_beta else self.beta_fixed
+        if hasattr(self, "beta_logit"):
+            return torch.sigmoid(self.beta_logit).to(dtype)
+        return torch.full((self.n,), self.beta_value, dtype=dtype)
+
+    def thresholds(self, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Firing threshold, one per neuron."""
+        if hasattr(self, "threshold_param"):
+            return self.threshold_param.to(dtype)
+        return torch.full((self.n,), self.threshold_value, dtype=dtype)
 
     def forward(self, z: torch.Tensor, v0: torch.Tensor | None = None,
                 return_state: bool = False):
@@ -99,7 +102,7 @@ class LIF(nn.Module):
         _check_sequence(z, self.n, "LIF")
         if v0 is None:
             v0 = z.new_zeros(z.shape[1:])
-        spikes, v = lif_scan(z, self.beta.to(z.dtype), self.threshold.to(z.dtype), v0,
+        spikes, v = lif_scan(z, self.decay(z.dtype).to(z.device), self.thresholds(z.dtype).to(z.device), v0,
                              self.reset == "subtract", self.detach_reset, self.surrogate)
         return (spikes, v) if return_state else spikes
 
@@ -134,7 +137,7 @@ class AdaptiveLIF(LIF):
         v = z.new_zeros(z.shape[1:]) if v0 is None else v0
         a = z.new_zeros(z.shape[1:])
         s = z.new_zeros(z.shape[1:])
-        beta, base = self.beta.to(z.dtype), self.threshold.to(z.dtype)
+        beta, base = self.decay(z.dtype).to(z.device), self.thresholds(z.dtype).to(z.device)
         out = []
         for z_t in z.unbind(0):
             a = self.rho * a + s
