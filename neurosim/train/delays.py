@@ -137,9 +137,10 @@ def delay_conv(x: torch.Tensor, w: torch.Tensor, d: torch.Tensor, max_delay: int
     if x.dim() != 3 or w.dim() != 2 or w.shape != d.shape or x.shape[-1] != w.shape[1]:
         raise ValueError(f"delay_conv: need x (T, batch, in), w and d (out, in); got x {tuple(x.shape)}, "
                          f"w {tuple(w.shape)}, d {tuple(d.shape)}")
-    if d.numel() and (float(d.min()) < 0 or float(d.max()) > max_delay):
+    d_min, d_max = (float(d.detach().min()), float(d.detach().max())) if d.numel() else (0.0, 0.0)
+    if d_min < 0 or d_max > max_delay:
         raise ValueError(f"delay_conv: delays must lie in [0, max_delay = {max_delay}] steps, "
-                         f"got [{float(d.min())}, {float(d.max())}]")
+                         f"got [{d_min}, {d_max}]")
     if sigma_eff is None and not torch.equal(d, torch.round(d)):
         raise ValueError("delay_conv: with sigma_eff=None the delays must be whole steps (round them first)")
     if sigma_eff is not None and not sigma_eff > 0:
