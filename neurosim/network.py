@@ -93,6 +93,7 @@ class Network:
         self.rate_monitors: list[RateMonitor] = []
         self.step = 0
         self._compiled: CompiledNetwork | None = None
+        self._fixed = None            # FixedPointEngine once run on a hardware target
         self._run_rngs: list[np.random.Generator] = []
 
     # ------------------------------------------------------------------ nodes
@@ -478,10 +479,14 @@ class Network:
 
     # -------------------------------------------------------------------- run
     def _choose_backend(self, backend: str) -> str:
+        from .hardware.targets import list_targets
+        if backend in list_targets():
+            return backend
         if backend == "auto":
             return "numba" if all(numba_backend.kind_of(p.model) >= 0 for p in self.populations) else "numpy"
         if backend not in BACKENDS:
-            raise ValueError(f"backend must be 'auto' or one of {', '.join(BACKENDS)}, got {backend!r}")
+            raise ValueError(f"backend must be 'auto', one of {', '.join(BACKENDS)} or a hardware target "
+                             f"({', '.join(list_targets())}), got {backend!r}")
         if backend == "numba":
             for p in self.populations:
                 if numba_backend.kind_of(p.model) < 0:
@@ -508,7 +513,7 @@ class Network:
         elif seed is not None:
             self._seed_input(seed)
         n_steps = int(round(duration / self.dt))
-        runner = BACKENDS[name]
+        runner = self._runner(name)
         cn = self._compiled
         plan = self._state_plan()
         record_node = self._record_nodes()
@@ -531,6 +536,28 @@ class Network:
                 bar.update(n)
         wall = time.perf_counter() - start
         return RunStats(n_steps * self.dt, n_steps, wall, spikes, events, name)
+
+    def _runner(self, name: str):
+        """The chunk function of backend ``name``; a hardware target gets the
+        fixed-point emulator of this network, quantised on its first run."""
+        fixed = name not in BACKENDS
+        if self.step > 0 and fixed != (self._fixed is not None):
+            raise ValueError(f"this network has run on a {'fixed' if self._fixed else 'floating'}-point "
+                             f"backend; it cannot continue on backend {name!r}: build a new network")
+        if not fixed:
+            return BACKENDS[name]
+        if self._fixed is None:
+            from .hardware.emulator_backend import FixedPointEngine
+            from .hardware.quantize import quantize
+            self._fixed = FixedPointEngine(quantize(self, name), self._compiled)
+        elif self._fixed.q.target.name != name:
+            raise ValueError(f"this network runs on target {self._fixed.q.target.name!r}, not {name!r}")
+        return self._fixed.run_chunk
+
+    @property
+    def quantization(self):
+        """The fixed-point form used by the last hardware-target run (None before one)."""
+        return None if self._fixed is None else self._fixed.q
 
     def _state_plan(self) -> StateRecordPlan:
         ptr, row, col, every = [0], [], [], []

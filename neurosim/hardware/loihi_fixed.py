@@ -51,6 +51,7 @@ __all__ = [
     "decay",
     "determine_sign_mode",
     "lif_fixed_step",
+    "lif_fixed_update",
     "quantize_weights",
     "run_fixed_network",
     "wrap_signed",
@@ -362,6 +363,21 @@ class FixedPointProjection:
 # ---------------------------------------------------------------------------
 
 
+def lif_fixed_update(u: ArrayLike, v: ArrayLike, a_in: ArrayLike, du: int | ArrayLike, dv: int | ArrayLike,
+                     bias: ArrayLike, threshold: int | ArrayLike) -> tuple[IntArray, IntArray, IntArray]:
+    """One step of fixed-point LIF neurons from raw parameters (see :func:`lif_fixed_step`).
+
+    ``bias`` is the effective bias (``bias_mant << bias_exp``) and ``threshold``
+    the effective threshold (``vth << 6``); ``du``, ``dv`` may be per neuron.
+    """
+    a = np.asarray(a_in, dtype=np.int64)
+    u_new = wrap_signed(decay(u, du, CURRENT_DECAY_OFFSET) + (a << ACTIVATION_SHIFT), STATE_BITS)
+    v_new = clip_signed(decay(v, dv, VOLTAGE_DECAY_OFFSET) + u_new + bias, STATE_BITS)
+    spikes = v_new > threshold
+    v_new = np.where(spikes, 0, v_new)
+    return u_new, v_new, spikes.astype(np.int64)
+
+
 def lif_fixed_step(
     u: ArrayLike, v: ArrayLike, a_in: ArrayLike, params: LifFixedParams
 ) -> tuple[IntArray, IntArray, IntArray]:
@@ -384,16 +400,8 @@ def lif_fixed_step(
     Returns:
         ``(u', v', s)`` as int64 arrays; ``s`` holds 0/1 spikes.
     """
-    a = np.asarray(a_in, dtype=np.int64)
-    u_new = wrap_signed(
-        decay(u, params.du, CURRENT_DECAY_OFFSET) + (a << ACTIVATION_SHIFT), STATE_BITS
-    )
-    v_new = clip_signed(
-        decay(v, params.dv, VOLTAGE_DECAY_OFFSET) + u_new + params.effective_bias, STATE_BITS
-    )
-    spikes = v_new > params.effective_threshold
-    v_new = np.where(spikes, 0, v_new)
-    return u_new, v_new, spikes.astype(np.int64)
+    return lif_fixed_update(u, v, a_in, params.du, params.dv, params.effective_bias,
+                            params.effective_threshold)
 
 
 def run_fixed_network(
