@@ -9,7 +9,7 @@ import pytest
 
 import neurosim as ns
 from neurosim.hardware import load_target
-from neurosim.hardware.loihi_fixed import FixedPointProjection, LifFixedParams, run_fixed_network
+from neurosim.hardware.loihi_fixed import run_fixed_network
 from neurosim.hardware.quantize import quantize
 
 LIF0 = ns.LIF(tau_m=20.0, v_rest=-65.0, v_reset=-65.0, v_th=-50.0, tau_ref=0.0, tau_syn_e=5.0, tau_syn_i=5.0)
@@ -36,26 +36,6 @@ def _chain(seed: int, lif=LIF0, steps=60, delays=True):
     return net, (src, a, b), mons, states
 
 
-def _dense_fixed_layers(net, q):
-    """The quantised chain as the golden-checked emulator's (projection, params) layers."""
-    cn = net._compiled
-    layers = []
-    for pq in q.populations:                      # layer k feeds population k
-        qi = next(i for i, pr in enumerate(net.projections) if pr.post.name == pq.name)
-        proj = net.projections[qi]
-        lo = int(cn.indptr[cn.proj_ptr_offset[qi]])
-        pre, post = proj.pre_index, proj.post_index.astype(np.int64)
-        w = np.zeros((proj.post.n, proj.pre.n), dtype=np.int64)
-        d = np.zeros_like(w)
-        w[post, pre] = q.mantissa[lo:lo + proj.n_synapses]
-        d[post, pre] = proj.delay_steps
-        bias = np.rint(pq.bias_static / (1 << pq.bias_exp)).astype(np.int64)
-        layers.append((FixedPointProjection(w, weight_exp=int(q.proj_exp[qi]), delays=d),
-                       LifFixedParams(du=pq.du, dv=pq.dv, vth=pq.vth, bias_mant=tuple(bias.tolist()),
-                                      bias_exp=pq.bias_exp)))
-    return layers
-
-
 @pytest.mark.parametrize("seed", range(4))
 def test_backend_is_bit_exact_with_the_golden_checked_emulator(seed):
     lif = dataclasses.replace(LIF0, v_rest=-60.0) if seed % 2 else LIF0      # odd seeds: a bias
@@ -65,7 +45,7 @@ def test_backend_is_bit_exact_with_the_golden_checked_emulator(seed):
     assert [p.name for p in q.populations] == ["a", "b"]
     raster = np.zeros((src.n, 60), dtype=np.int64)
     raster[src.indices, np.rint(src.times).astype(int)] = 1
-    ref = run_fixed_network(raster, _dense_fixed_layers(net, q))
+    ref = run_fixed_network(raster, q.fixed_layers(net))
     for k, mon in enumerate(mons, start=1):
         got = np.zeros((60, mon.source.n), dtype=np.int64)
         got[np.rint(mon.times).astype(int), mon.indices] = 1
@@ -100,6 +80,14 @@ def test_emulated_network_tracks_the_float_network():
         assert abs(pop["membrane_decay"]["error"]) <= 0.5 / 4096
         assert abs(pop["current_decay"]["error"]) <= 0.5 / 4096
     assert all(p["clipped"] == 0 for p in rep["projections"])
+
+
+def test_only_feed_forward_chains_export_as_layers():
+    net, (src, a, b), _, _ = _chain(0)
+    net.connect(b, a, p=0.5, weight=1.0)
+    net.build(seed=0)
+    with pytest.raises(ValueError, match="population 'a' is not fed by exactly one projection"):
+        quantize(net, "loihi2").fixed_layers(net)
 
 
 def test_weight_quantisation_choices():

@@ -41,7 +41,8 @@ import numpy as np
 from ..neurons import LIF
 from ..neurons.lif import decay_factor, exp_kernel_coupling
 from .loihi_fixed import (ACTIVATION_SHIFT, CURRENT_DECAY_OFFSET, DECAY_SHIFT, MAX_DELAY, STATE_BITS,
-                          VTH_SHIFT, WEIGHT_BITS, SignMode, determine_sign_mode)
+                          VTH_SHIFT, WEIGHT_BITS, FixedPointProjection, LifFixedParams, SignMode,
+                          determine_sign_mode)
 from .targets import HardwareTarget, load_target
 
 _LAVA_WIDTHS = {"u_bits": STATE_BITS, "v_bits": STATE_BITS, "decay_bits": DECAY_SHIFT,
@@ -78,6 +79,33 @@ class QuantizedNetwork:
     mantissa: np.ndarray          # int64 per synapse, aligned with the compiled weight array
     proj_exp: np.ndarray          # int64 weight exponent per compiled projection
     proj_errors: list[dict]
+
+    def fixed_layers(self, net) -> list:
+        """The network as a feed-forward chain of ``(FixedPointProjection, LifFixedParams)``
+        (what :func:`~neurosim.hardware.loihi_fixed.run_fixed_network` and the netx
+        exporter take): one input node, then populations each fed by exactly one
+        projection from the previous node.  The bias is the static one (no ``i_ext``)."""
+        cn = net._compiled
+        layers, prev = [], None
+        for pq in self.populations:
+            into = [i for i, pr in enumerate(net.projections) if pr.post.name == pq.name]
+            if len(into) != 1 or (prev is not None and net.projections[into[0]].pre.name != prev):
+                raise ValueError(f"population '{pq.name}' is not fed by exactly one projection from the previous "
+                                 "layer; only feed-forward chains export as fixed-point layers")
+            qi = into[0]
+            proj = net.projections[qi]
+            lo = int(cn.indptr[cn.proj_ptr_offset[qi]])
+            w = np.zeros((proj.post.n, proj.pre.n), dtype=np.int64)
+            d = np.zeros_like(w)
+            pre, post = proj.pre_index, proj.post_index.astype(np.int64)
+            w[post, pre] = self.mantissa[lo:lo + proj.n_synapses]
+            d[post, pre] = proj.delay_steps
+            bias = np.clip(np.rint(pq.bias_static / (1 << pq.bias_exp)), -4096, 4095).astype(np.int64)
+            layers.append((FixedPointProjection(w, weight_exp=int(self.proj_exp[qi]), delays=d),
+                           LifFixedParams(du=pq.du, dv=pq.dv, vth=pq.vth, bias_mant=tuple(bias.tolist()),
+                                          bias_exp=pq.bias_exp)))
+            prev = pq.name
+        return layers
 
     def report(self) -> dict:
         """What was rounded or clipped, per population and per projection."""
