@@ -62,11 +62,14 @@ class ConvertedNetwork:
     spike_monitors: list[SpikeMonitor]
     output_monitor: StateMonitor
 
-    def run(self, seed: int = 0) -> dict[str, object]:
+    def run(self, seed: int = 0, backend: str = "auto") -> dict[str, object]:
         """Simulate and return, aligned to the trained model's time axis,
-        ``hidden_spikes`` (per layer, uint8 ``(T_l, n_l)``) and ``output`` (``(T, n_out)``)."""
+        ``hidden_spikes`` (per layer, uint8 ``(T, n_l)``) and ``output`` (``(T, n_out)``, mV).
+
+        ``backend`` is any of ``Network.run``'s, e.g. ``"loihi2"`` for the
+        fixed-point emulator."""
         n_layers = len(self.hidden)
-        self.net.run((self.n_steps + n_layers + 2) * self.net.dt, seed=seed, progress=False)
+        self.net.run((self.n_steps + n_layers + 2) * self.net.dt, seed=seed, backend=backend, progress=False)
         spikes = []
         for layer, mon in enumerate(self.spike_monitors, start=1):
             steps = np.rint(mon.times / self.net.dt).astype(np.int64) - layer
