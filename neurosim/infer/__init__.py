@@ -1,0 +1,6 @@
+"""Inference-time methods: dynamic-confidence early exits (``confidence``)."""
+from .confidence import (choose_threshold, confidence_trace, dynamic_confidence, exit_steps, fixed_step_curve,
+                         oracle, pareto_curve)
+
+__all__ = ["confidence_trace", "exit_steps", "dynamic_confidence", "fixed_step_curve", "oracle",
+           "pareto_curve", "choose_threshold"]
