@@ -1,8 +1,11 @@
-"""Hardware-mapping helpers: bit-exact emulation of Loihi-style fixed-point models,
-and hardware target descriptions (limits, precision, energy, timing)."""
+"""Hardware mapping: Loihi-style target descriptions (limits, precision, energy,
+timing), quantisation of networks to fixed point, a bit-exact emulator of
+Lava's fixed-point models (also a network backend), and lava-dl netx files."""
 
-from . import loihi_fixed, targets
+from . import loihi_fixed, netx, targets
 from .loihi_fixed import *  # noqa: F401,F403  (names listed in loihi_fixed.__all__)
+from .netx import *  # noqa: F401,F403  (names listed in netx.__all__)
+from .quantize import QuantizedNetwork, quantize
 from .targets import *  # noqa: F401,F403  (names listed in targets.__all__)
 
-__all__ = [*loihi_fixed.__all__, *targets.__all__]
+__all__ = [*loihi_fixed.__all__, *targets.__all__, *netx.__all__, "quantize", "QuantizedNetwork"]

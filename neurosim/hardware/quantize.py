@@ -131,7 +131,7 @@ NON_SPIKING_SPAN_MV = 1e6
 
 
 def _population(p, start: int, dt: float, currents: list, headroom_bits: int,
-                max_weight: float) -> PopulationQuant:
+                max_weight: float, bias_exp: int | None) -> PopulationQuant:
     m = p.model
     if type(m) is not LIF:
         raise ValueError(f"population '{p.name}' uses {type(m).__name__}; Loihi-style targets run "
@@ -161,7 +161,8 @@ def _population(p, start: int, dt: float, currents: list, headroom_bits: int,
     bias_static = np.full(p.n, bias_per_mv * (m.v_rest + m.i_offset - m.v_reset))
     i_max = sum(float(np.abs(c.values).max(initial=0.0)) for c in currents)
     b_max = float(np.abs(bias_static).max(initial=0.0)) + bias_per_mv * i_max
-    bias_exp = 0 if b_max <= 4095 else min(7, math.ceil(math.log2(b_max / 4095)))
+    if bias_exp is None:
+        bias_exp = 0 if b_max <= 4095 else min(7, math.ceil(math.log2(b_max / 4095)))
     a_q = (unity - dv) / unity
     b_q = (unity - du - CURRENT_DECAY_OFFSET) / unity
     errors = {"membrane_decay": {"float": a, "fixed": a_q, "error": a_q - a},
@@ -194,7 +195,8 @@ def _projection_mantissas(w_scaled: np.ndarray, weight_bits: int, exp_min: int, 
                        "rms_relative_error": rel}
 
 
-def quantize(net, target: HardwareTarget | str = "loihi2", headroom_bits: int = 2) -> QuantizedNetwork:
+def quantize(net, target: HardwareTarget | str = "loihi2", headroom_bits: int = 2,
+             bias_exp: int | None = None) -> QuantizedNetwork:
     """The fixed-point form of a built network for ``target`` (a name or :class:`HardwareTarget`).
 
     Args:
@@ -203,6 +205,8 @@ def quantize(net, target: HardwareTarget | str = "loihi2", headroom_bits: int = 
         headroom_bits: bits of the 24-bit voltage register kept free below the reset
             potential (larger: fewer saturations of strongly inhibited neurons,
             coarser voltage resolution).
+        bias_exp: a fixed bias exponent in [0, 7] for every population (lava-dl netx
+            files always use 6); ``None`` picks the smallest that fits each population.
     """
     if isinstance(target, str):
         target = load_target(target)
@@ -211,6 +215,8 @@ def quantize(net, target: HardwareTarget | str = "loihi2", headroom_bits: int = 
         raise ValueError("quantize() needs a built network: call net.build(seed=...) first")
     if not 0 <= headroom_bits <= 8:
         raise ValueError(f"headroom_bits must be in [0, 8], got {headroom_bits!r}")
+    if bias_exp is not None and bias_exp not in range(8):
+        raise ValueError(f"bias_exp must be an integer in [0, 7] or None, got {bias_exp!r}")
     if net.poisson_inputs:
         raise ValueError("Poisson inputs (add_poisson_input) have no Loihi equivalent here; use add_poisson "
                          "(a spiking input population) instead")
@@ -224,7 +230,7 @@ def quantize(net, target: HardwareTarget | str = "loihi2", headroom_bits: int = 
         currents = [c for c in net.currents if c.target is p]
         incoming = [np.abs(pr.weight).max(initial=0.0) for pr in net.projections if pr.post is p]
         pops.append(_population(p, int(cn.pop_start[i]), net.dt, currents, headroom_bits,
-                                float(max(incoming, default=0.0))))
+                                float(max(incoming, default=0.0)), bias_exp))
     pop_of_col = np.repeat(np.arange(len(pops)), [q.stop - q.start for q in pops])
     mantissa = np.zeros(cn.weight.size, dtype=np.int64)
     exps = np.zeros(len(cn.node_proj), dtype=np.int64)
