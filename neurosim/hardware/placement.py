@@ -233,20 +233,68 @@ def _graph_of(net) -> _Graph:
         max_delay = max(max_delay, int(proj.delay_steps.max()))
     pre = np.concatenate(pres) if pres else np.zeros(0, np.int64)
     post = np.concatenate(posts) if posts else np.zeros(0, np.int64)
-    keys, mult = np.unique(pre * n_placed + post, return_counts=True)
-    opre, opost = keys // n_placed, keys % n_placed
-    optr = np.zeros(n_all + 1, np.int64)
-    np.cumsum(np.bincount(opre, minlength=n_all), out=optr[1:])
-    order = np.argsort(opost, kind="stable")
-    iptr = np.zeros(n_placed + 1, np.int64)
-    np.cumsum(np.bincount(opost, minlength=n_placed), out=iptr[1:])
+    optr, opost, omult, iptr, ipre, imult = _merge_synapses(pre, post, n_all, n_placed)
+    is_loop = np.repeat(np.arange(n_all), np.diff(optr)) == opost
     self_mult = np.zeros(n_placed, np.int64)
-    loop = opre == opost
-    self_mult[opost[loop]] = mult[loop]
-    fanout = np.bincount(opre, weights=mult, minlength=n_all).astype(np.int64)
+    self_mult[opost[is_loop]] = omult[is_loop]
+    fanout = np.add.reduceat(omult, optr[:-1]) if omult.size else np.zeros(n_all, np.int64)
+    fanout[np.diff(optr) == 0] = 0
     return _Graph(net.name, pops, sources, offset, n_placed, n_all, int(pre.size), max_delay,
-                  optr, opost.astype(np.int64), mult.astype(np.int64),
-                  iptr, opre[order].astype(np.int64), mult[order].astype(np.int64), self_mult, fanout)
+                  optr, opost, omult, iptr, ipre, imult, self_mult, fanout.astype(np.int64))
+
+
+@njit(cache=True)
+def _merge_synapses(pre, post, n_all, n_placed):
+    """Synapses (global pre, post) -> distinct pairs with multiplicity, CSR by pre and by post.
+
+    Counting sorts, O(synapses + neurons); posts of one pre keep their first-seen order.
+    """
+    n = pre.size
+    start = np.zeros(n_all + 1, np.int64)
+    for i in range(n):
+        start[pre[i] + 1] += 1
+    for u in range(n_all):
+        start[u + 1] += start[u]
+    fill = start[:-1].copy()
+    by_pre = np.empty(n, np.int64)
+    for i in range(n):
+        by_pre[fill[pre[i]]] = post[i]
+        fill[pre[i]] += 1
+    stamp = np.full(n_placed, -1, np.int64)
+    slot = np.empty(n_placed, np.int64)
+    optr = np.zeros(n_all + 1, np.int64)
+    opost = np.empty(n, np.int64)
+    omult = np.empty(n, np.int64)
+    p = 0
+    for u in range(n_all):
+        for i in range(start[u], start[u + 1]):
+            v = by_pre[i]
+            if stamp[v] != u:
+                stamp[v] = u
+                slot[v] = p
+                opost[p] = v
+                omult[p] = 1
+                p += 1
+            else:
+                omult[slot[v]] += 1
+        optr[u + 1] = p
+    opost = opost[:p]
+    omult = omult[:p]
+    iptr = np.zeros(n_placed + 1, np.int64)
+    for q in range(p):
+        iptr[opost[q] + 1] += 1
+    for v in range(n_placed):
+        iptr[v + 1] += iptr[v]
+    fill = iptr[:-1].copy()
+    ipre = np.empty(p, np.int64)
+    imult = np.empty(p, np.int64)
+    for u in range(n_all):
+        for q in range(optr[u], optr[u + 1]):
+            v = opost[q]
+            ipre[fill[v]] = u
+            imult[fill[v]] = omult[q]
+            fill[v] += 1
+    return optr, opost, omult, iptr, ipre, imult
 
 
 def _node_key(graph: _Graph, key) -> Node:
@@ -397,7 +445,7 @@ def _fill(order, cap, n_all, iptr, ipre, imult, lim_in, lim_mem_bits, lim_tot_by
 
 @njit(cache=True)
 def _pairs(core, n_cores, n_placed, optr, opost, omult):
-    """Distinct (pre, core) pairs with synapse counts ``n_uk``, CSR by pre."""
+    """Distinct (pre, core) pairs with synapse counts ``n_uk``, CSR by pre, cores ascending."""
     n_all = optr.size - 1
     cnt = np.zeros(n_cores, np.int64)
     touched = np.empty(n_cores, np.int64)
@@ -413,6 +461,7 @@ def _pairs(core, n_cores, n_placed, optr, opost, omult):
                 touched[nt] = k
                 nt += 1
             cnt[k] += omult[j]
+        touched[:nt].sort()
         for t in range(nt):
             k = touched[t]
             pcore[p] = k
@@ -513,10 +562,46 @@ def _bfs_order(n_placed, optr, opost, iptr, ipre):
 
 @njit(cache=True)
 def _find(lstart, llen, lcore, u, k):
-    for s in range(lstart[u], lstart[u] + llen[u]):
-        if lcore[s] == k:
-            return s
+    """Slot of core ``k`` in the sorted core list of net ``u``, or -1."""
+    lo = lstart[u]
+    hi = lo + llen[u]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if lcore[mid] < k:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < lstart[u] + llen[u] and lcore[lo] == k:
+        return lo
     return -1
+
+
+@njit(cache=True)
+def _list_add(lstart, llen, lcore, lcnt, u, k, m):
+    """Add ``m`` synapses of net ``u`` on core ``k`` (the list stays sorted by core)."""
+    lo = lstart[u]
+    end = lo + llen[u]
+    hi = end
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if lcore[mid] < k:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < end and lcore[lo] == k:
+        lcnt[lo] += m
+        if lcnt[lo] == 0:
+            for s in range(lo, end - 1):
+                lcore[s] = lcore[s + 1]
+                lcnt[s] = lcnt[s + 1]
+            llen[u] -= 1
+        return
+    for s in range(end, lo, -1):
+        lcore[s] = lcore[s - 1]
+        lcnt[s] = lcnt[s - 1]
+    lcore[lo] = k
+    lcnt[lo] = m
+    llen[u] += 1
 
 
 @njit(cache=True)
@@ -682,23 +767,8 @@ def _refine(core, n_cores, n_placed, w, perm, max_passes, max_moves,
                             break
                 if ok:
                     for j in range(iptr[v], iptr[v + 1]):
-                        u = ipre[j]
-                        m = imult[j]
-                        sa = _find(lstart, llen, lcore, u, a)
-                        lcnt[sa] -= m
-                        if lcnt[sa] == 0:
-                            last = lstart[u] + llen[u] - 1
-                            lcore[sa] = lcore[last]
-                            lcnt[sa] = lcnt[last]
-                            llen[u] -= 1
-                        sb = _find(lstart, llen, lcore, u, b)
-                        if sb >= 0:
-                            lcnt[sb] += m
-                        else:
-                            s = lstart[u] + llen[u]
-                            lcore[s] = b
-                            lcnt[s] = m
-                            llen[u] += 1
+                        _list_add(lstart, llen, lcore, lcnt, ipre[j], a, -imult[j])
+                        _list_add(lstart, llen, lcore, lcnt, ipre[j], b, imult[j])
                     for t in range(nd):
                         k = dlist[t]
                         used_n[k] += d_n[k]
@@ -982,10 +1052,11 @@ class _Placer:
                     f"with one neuron per core: {g.describe_neuron(v)} then needs {need:,} "
                     f"({'one axon per destination core' if name == 'output_axons' else 'bytes'}), "
                     f"{need - lim:,} more than {field} = {lim:,}")
-            ratio = self.lim[name] / lay.used[name].max()
-            cap = max(1, min(cap - 1, int(cap * ratio)))
+            biggest = int(lay.used["neurons"].max())
+            cap = max(1, min(biggest - 1, int(biggest * self.lim[name] / lay.used[name].max())))
 
-    def refine(self, lay: _Layout, seed: int, max_passes: int, max_moves: int) -> tuple[_Layout, dict]:
+    def refine(self, lay: _Layout, seed: int, max_passes: int, max_moves: int,
+               min_pass_gain: float = 0.005) -> tuple[_Layout, dict]:
         g, K = self.g, lay.n_cores
         core = lay.core.copy()
         cap = np.minimum(np.diff(g.optr), K)
@@ -995,20 +1066,26 @@ class _Placer:
         lcore = np.zeros(max(int(lstart[-1]), 1), np.int64)
         lcnt = np.zeros_like(lcore)
         dst = np.repeat(lstart[:-1], llen) + (np.arange(lay.pcore.size) - np.repeat(lay.pptr[:-1], llen))
-        lcore[dst] = lay.pcore
+        lcore[dst] = lay.pcore  # cores ascending within each net, as _find expects
         lcnt[dst] = lay.pcnt
         un, ui = lay.used["neurons"].copy(), lay.used["input_axons"].copy()
         um = lay.used["synaptic_memory_bytes"].astype(np.int64) * 8
         uo = lay.used["output_axons"].copy()
-        perm = np.random.default_rng(seed).permutation(g.n_placed).astype(np.int64)
+        rng = np.random.default_rng(seed)
         t0 = time.perf_counter()
-        passes, moves, gain = _refine(core, K, g.n_placed, self.w, perm, max_passes, max_moves,
-                                      g.optr, g.iptr, g.ipre, g.imult, g.self_mult,
-                                      lstart, llen, lcore, lcnt, un, ui, um, uo,
-                                      self.k_n, self.k_in, self.k_out, self.k_mem_bits, self.k_tot,
-                                      *self.mparams, self.state, self.routing, 4)
-        stats = {"passes": int(passes), "moves": int(moves), "gain": float(gain),
-                 "seconds": time.perf_counter() - t0}
+        objective, passes, moves, gain = lay.objective, 0, 0, 0.0
+        while passes < max_passes and moves < max_moves:
+            perm = rng.permutation(g.n_placed).astype(np.int64)
+            _, m, gn = _refine(core, K, g.n_placed, self.w, perm, 1, max_moves - moves,
+                               g.optr, g.iptr, g.ipre, g.imult, g.self_mult,
+                               lstart, llen, lcore, lcnt, un, ui, um, uo,
+                               self.k_n, self.k_in, self.k_out, self.k_mem_bits, self.k_tot,
+                               *self.mparams, self.state, self.routing, 2)
+            passes, moves, gain = passes + 1, moves + int(m), gain + gn
+            if m == 0 or gn < min_pass_gain * objective:
+                break
+            objective -= gn
+        stats = {"passes": passes, "moves": moves, "gain": float(gain), "seconds": time.perf_counter() - t0}
         # drop cores the moves emptied, keeping the order (and so the chip-major numbering)
         used = np.zeros(K, bool)
         used[core] = True
