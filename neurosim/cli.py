@@ -1,5 +1,6 @@
 """Command line: ``neurosim run MODEL.py --duration 1000 --plot out.png``,
-``neurosim train SCRIPT.py --set name=value``, ``neurosim evaluate CHECKPOINT --data DIR``."""
+``neurosim train SCRIPT.py --set name=value``, ``neurosim evaluate CHECKPOINT --data DIR``,
+``neurosim deploy CHECKPOINT --target loihi2 --out DIR``."""
 from __future__ import annotations
 
 import argparse
@@ -80,7 +81,41 @@ def make_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", required=True, help="folder of {digit}_{speaker}_{index}.wav files, or an .h5 file")
     ev.add_argument("--json", action="store_true", help="print the result as JSON")
     ev.set_defaults(func=_evaluate)
+    dep = sub.add_parser("deploy", help="quantise a trained model for a Loihi-style target, export NIR and "
+                                        "netx files, place it on cores and report accuracy, energy and latency")
+    dep.add_argument("checkpoint", help="best.pt or last.pt written by neurosim train")
+    dep.add_argument("--target", default="loihi2", help="hardware target name or TOML file (default loihi2)")
+    dep.add_argument("--out", default="deploy", help="output folder (default ./deploy)")
+    dep.add_argument("--data", help="WAV folder or SHD-schema file: measure accuracy and activity on it")
+    dep.add_argument("--max-samples", type=int, default=100, help="samples of --data to use (default 100)")
+    dep.add_argument("--json", action="store_true", help="print the report as JSON")
+    dep.set_defaults(func=_deploy)
     return parser
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from .hardware.deploy import deploy  # needs PyTorch
+    report = deploy(args.checkpoint, args.target, args.out, args.data, args.max_samples)
+    if args.json:
+        print(json.dumps(report, indent=2, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)))
+        return 0
+    print(f"{args.checkpoint} -> {report['target']}: {report['neurons']} neurons, {report['synapses']} synapses")
+    if "accuracy" in report:
+        a = report["accuracy"]
+        print(f"accuracy on {a['samples']} samples: trained {a['trained_model']:.4f}, float simulator "
+              f"{a['simulator_float']:.4f}, fixed-point emulator {a['emulator_fixed_point']:.4f}")
+    pl = report["placement"]
+    print(f"cores used: {pl['cores_used']}, chips: {pl['chips_used']}")
+    if "energy" in report:
+        e = report["energy"]
+        flag = " (estimated figures)" if e["energy_estimated"] else ""
+        print(f"energy per inference: {e['energy_per_inference_uj']:.2f} uJ, of which dynamic "
+              f"{e['dynamic_energy_per_inference_uj']:.2f} uJ{flag}; time per step "
+              f"{e['time_per_step_ns'] / 1000:.2f} us, per inference {e['time_per_inference_us']:.1f} us")
+    ann = report["ann_counterpart"]
+    print(f"ANN of the same topology: {ann['macs_per_inference']:,} MACs, {ann['fp32_energy_uj']:.3f} uJ (fp32)")
+    print(f"files in {args.out}: {', '.join(report['files'] + ['report.json', 'report.md'])}")
+    return 0
 
 
 def _train(args: argparse.Namespace) -> int:

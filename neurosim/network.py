@@ -94,6 +94,8 @@ class Network:
         self.step = 0
         self._compiled: CompiledNetwork | None = None
         self._fixed = None            # FixedPointEngine once run on a hardware target
+        #: keyword options for :func:`neurosim.hardware.quantize` on the first hardware-target run
+        self.quantize_options: dict = {}
         self._run_rngs: list[np.random.Generator] = []
 
     # ------------------------------------------------------------------ nodes
@@ -549,7 +551,7 @@ class Network:
         if self._fixed is None:
             from .hardware.emulator_backend import FixedPointEngine
             from .hardware.quantize import quantize
-            self._fixed = FixedPointEngine(quantize(self, name), self._compiled)
+            self._fixed = FixedPointEngine(quantize(self, name, **self.quantize_options), self._compiled)
         elif self._fixed.q.target.name != name:
             raise ValueError(f"this network runs on target {self._fixed.q.target.name!r}, not {name!r}")
         return self._fixed.run_chunk

@@ -131,7 +131,7 @@ NON_SPIKING_SPAN_MV = 1e6
 
 
 def _population(p, start: int, dt: float, currents: list, headroom_bits: int,
-                max_weight: float, bias_exp: int | None) -> PopulationQuant:
+                max_weight: float, bias_exp: int | None, max_weight_exp: int | None) -> PopulationQuant:
     m = p.model
     if type(m) is not LIF:
         raise ValueError(f"population '{p.name}' uses {type(m).__name__}; Loihi-style targets run "
@@ -154,8 +154,15 @@ def _population(p, start: int, dt: float, currents: list, headroom_bits: int,
     vth = ((1 << (STATE_BITS - 1)) - 1) >> (headroom_bits + VTH_SHIFT)
     if span < NON_SPIKING_SPAN_MV:
         scale = vth * (1 << VTH_SHIFT) / span
+        if max_weight_exp is not None and max_weight > 0:
+            # the largest incoming weight must fit an 8-bit mantissa at max_weight_exp
+            fit = 254 * 2.0 ** (ACTIVATION_SHIFT + max_weight_exp) / (k * max_weight)
+            if fit < scale:
+                vth = max(1, math.floor(fit * span / (1 << VTH_SHIFT)))
+                scale = vth * (1 << VTH_SHIFT) / span
     else:   # read-out neurons never fire: scale by the largest input weight instead
-        scale = (255 << (ACTIVATION_SHIFT + 2)) / max(k * max_weight, 1e-300)
+        scale = (254 << (ACTIVATION_SHIFT + min(2, 7 if max_weight_exp is None else max_weight_exp))) \
+            / max(k * max_weight, 1e-300)
         vth = (1 << 17) - 1
     bias_per_mv = scale * (1.0 - a)
     bias_static = np.full(p.n, bias_per_mv * (m.v_rest + m.i_offset - m.v_reset))
@@ -196,7 +203,7 @@ def _projection_mantissas(w_scaled: np.ndarray, weight_bits: int, exp_min: int, 
 
 
 def quantize(net, target: HardwareTarget | str = "loihi2", headroom_bits: int = 2,
-             bias_exp: int | None = None) -> QuantizedNetwork:
+             bias_exp: int | None = None, max_weight_exp: int | None = None) -> QuantizedNetwork:
     """The fixed-point form of a built network for ``target`` (a name or :class:`HardwareTarget`).
 
     Args:
@@ -207,6 +214,9 @@ def quantize(net, target: HardwareTarget | str = "loihi2", headroom_bits: int = 
             coarser voltage resolution).
         bias_exp: a fixed bias exponent in [0, 7] for every population (lava-dl netx
             files always use 6); ``None`` picks the smallest that fits each population.
+        max_weight_exp: largest weight exponent to use (netx loads weights with
+            exponents <= 0); where the largest incoming weight would need more,
+            the population's scale is lowered (a coarser threshold) so it fits.
     """
     if isinstance(target, str):
         target = load_target(target)
@@ -230,7 +240,7 @@ def quantize(net, target: HardwareTarget | str = "loihi2", headroom_bits: int = 
         currents = [c for c in net.currents if c.target is p]
         incoming = [np.abs(pr.weight).max(initial=0.0) for pr in net.projections if pr.post is p]
         pops.append(_population(p, int(cn.pop_start[i]), net.dt, currents, headroom_bits,
-                                float(max(incoming, default=0.0)), bias_exp))
+                                float(max(incoming, default=0.0)), bias_exp, max_weight_exp))
     pop_of_col = np.repeat(np.arange(len(pops)), [q.stop - q.start for q in pops])
     mantissa = np.zeros(cn.weight.size, dtype=np.int64)
     exps = np.zeros(len(cn.node_proj), dtype=np.int64)
@@ -241,8 +251,8 @@ def quantize(net, target: HardwareTarget | str = "loihi2", headroom_bits: int = 
         hi = lo + proj.n_synapses
         pq = pops[pop_of_col[cn.proj_post_base[q]]]
         scaled = cn.weight[lo:hi] * pq.scale * pq.coupling / (1 << ACTIVATION_SHIFT)
-        mant, exp, err = _projection_mantissas(scaled, prec.weight_bits, prec.weight_exp_min,
-                                               prec.weight_exp_max)
+        exp_max = prec.weight_exp_max if max_weight_exp is None else min(prec.weight_exp_max, max_weight_exp)
+        mant, exp, err = _projection_mantissas(scaled, prec.weight_bits, prec.weight_exp_min, exp_max)
         mantissa[lo:hi] = mant
         exps[q] = exp
         errors.append({"name": proj.name, "synapses": int(hi - lo), **err})

@@ -64,12 +64,14 @@ class ConvertedNetwork:
 
     def run(self, seed: int = 0, backend: str = "auto") -> dict[str, object]:
         """Simulate and return, aligned to the trained model's time axis,
-        ``hidden_spikes`` (per layer, uint8 ``(T, n_l)``) and ``output`` (``(T, n_out)``, mV).
+        ``hidden_spikes`` (per layer, uint8 ``(T, n_l)``), ``output`` (``(T, n_out)``, mV) and
+        ``stats`` (the simulator's :class:`~neurosim.RunStats` of the whole run).
 
         ``backend`` is any of ``Network.run``'s, e.g. ``"loihi2"`` for the
         fixed-point emulator."""
         n_layers = len(self.hidden)
-        self.net.run((self.n_steps + n_layers + 2) * self.net.dt, seed=seed, backend=backend, progress=False)
+        stats = self.net.run((self.n_steps + n_layers + 2) * self.net.dt, seed=seed, backend=backend,
+                             progress=False)
         spikes = []
         for layer, mon in enumerate(self.spike_monitors, start=1):
             steps = np.rint(mon.times / self.net.dt).astype(np.int64) - layer
@@ -78,16 +80,20 @@ class ConvertedNetwork:
             dense[steps[keep], mon.indices[keep]] = 1
             spikes.append(dense)
         out = self.output_monitor["v"][n_layers + 2:n_layers + 2 + self.n_steps]
-        return {"hidden_spikes": spikes, "output": out}
+        return {"hidden_spikes": spikes, "output": out, "stats": stats}
 
 
-def to_network(model: DelaySNN, counts: np.ndarray, dt_ms: float) -> ConvertedNetwork:
+def to_network(model: DelaySNN, counts: np.ndarray, dt_ms: float, align_bias: bool = True) -> ConvertedNetwork:
     """Build the simulator network of ``model`` driven by one sample.
 
     Args:
         model: a trained ``DelaySNN`` with fixed ``beta`` (its ``eval()`` behaviour is converted).
         counts: input spike counts of one sample, shape ``(T, n_in)``, non-negative integers.
         dt_ms: the time step the model was trained with (ms).
+        align_bias: start each layer's constant drive when its shifted time starts, as
+            the trained model does (exact reproduction); ``False`` applies it from
+            step 0, as hardware with static biases does (the first ``l`` steps of
+            layer ``l`` then differ slightly).
     """
     cfg = model.config
     counts = np.asarray(counts)
@@ -122,10 +128,12 @@ def to_network(model: DelaySNN, counts: np.ndarray, dt_ms: float) -> ConvertedNe
         pop = net.add_population("output" if is_out else f"hidden{layer + 1}", n,
                                  LIF(tau_m=tau_m, v_rest=0.0, v_reset=0.0, v_th=theta, tau_ref=0.0,
                                      tau_syn_e=0.0, tau_syn_i=0.0), v_init=0.0)
-        if np.any(shift != 0):     # the drive starts when the layer's (shifted) time starts
+        if np.any(shift != 0) and align_bias:   # the drive starts when the layer's time starts
             drive = np.zeros((layer + 2, n))
             drive[-1] = shift / (1.0 - beta)
             net.add_current(pop, drive, values_dt=dt_ms)
+        elif np.any(shift != 0):
+            net.add_current(pop, shift / (1.0 - beta))
         w = proj.weight.detach().double().numpy() * scale[:, None] / beta
         d = proj.integer_delays().numpy() if proj.mode != "none" else np.zeros_like(w, dtype=np.int64)
         post, pre = np.nonzero(w)
