@@ -67,6 +67,15 @@ class PopulationQuant:
     bias_static: np.ndarray      # float bias before rounding (fixed units), excluding i_ext
     bias_per_mv: float           # fixed units of bias per mV of i_ext: s (1 - a)
     errors: dict
+    drive: np.ndarray | None = None   # constant external drive per neuron (mV); None if it varies in time
+
+    def static_bias(self) -> np.ndarray:
+        """Per-neuron bias mantissas with the constant drive folded in (for static-bias hardware)."""
+        if self.drive is None:
+            raise ValueError(f"population '{self.name}' has a time-varying drive, which a static bias "
+                             "cannot hold")
+        raw = np.rint((self.bias_static + self.bias_per_mv * self.drive) / (1 << self.bias_exp))
+        return np.clip(raw, -4096, 4095).astype(np.int64)
 
 
 @dataclasses.dataclass
@@ -84,7 +93,8 @@ class QuantizedNetwork:
         """The network as a feed-forward chain of ``(FixedPointProjection, LifFixedParams)``
         (what :func:`~neurosim.hardware.loihi_fixed.run_fixed_network` and the netx
         exporter take): one input node, then populations each fed by exactly one
-        projection from the previous node.  The bias is the static one (no ``i_ext``)."""
+        projection from the previous node.  Constant external drives are folded into
+        the static biases; a time-varying drive is an error."""
         cn = net._compiled
         layers, prev = [], None
         for pq in self.populations:
@@ -100,7 +110,7 @@ class QuantizedNetwork:
             pre, post = proj.pre_index, proj.post_index.astype(np.int64)
             w[post, pre] = self.mantissa[lo:lo + proj.n_synapses]
             d[post, pre] = proj.delay_steps
-            bias = np.clip(np.rint(pq.bias_static / (1 << pq.bias_exp)), -4096, 4095).astype(np.int64)
+            bias = pq.static_bias()
             layers.append((FixedPointProjection(w, weight_exp=int(self.proj_exp[qi]), delays=d),
                            LifFixedParams(du=pq.du, dv=pq.dv, vth=pq.vth, bias_mant=tuple(bias.tolist()),
                                           bias_exp=pq.bias_exp)))
@@ -176,8 +186,10 @@ def _population(p, start: int, dt: float, currents: list, headroom_bits: int,
               "current_decay": {"float": b, "fixed": b_q, "error": b_q - b},
               "bias_clipped": bool(b_max / (1 << bias_exp) > 4095.5),
               "bias_step_mv": (1 << bias_exp) / scale / max(1.0 - a, 1e-300)}
+    constant = all(c.values_dt is None for c in currents)
+    drive = sum((np.broadcast_to(c.values, (p.n,)) for c in currents), np.zeros(p.n)) if constant else None
     return PopulationQuant(p.name, start, start + p.n, scale, k, m.v_reset, du, dv, vth, bias_exp,
-                           bias_static, bias_per_mv, errors)
+                           bias_static, bias_per_mv, errors, drive)
 
 
 def _projection_mantissas(w_scaled: np.ndarray, weight_bits: int, exp_min: int, exp_max: int
