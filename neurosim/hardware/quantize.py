@@ -17,7 +17,9 @@ fixed point         from
 ``du``              ``round(4096 (1 - b)) - 1`` (Lava adds 1), clipped to [0, 4095]
 ``vth``             ``s (v_th - v_reset) / 64``; ``s`` is chosen so that ``vth``
                     is an integer leaving ``headroom_bits`` of the 24-bit ``v``
-                    register for excursions below reset.  A population whose
+                    register for excursions below reset, and lowered where the
+                    largest incoming weight would not fit an 8-bit mantissa at
+                    the largest weight exponent.  A population whose
                     threshold lies more than 1e6 mV above reset is a
                     non-spiking read-out: ``s`` then maps its largest input
                     weight to mantissa 255 at exponent 2, ``vth`` is the maximum
@@ -164,15 +166,14 @@ def _population(p, start: int, dt: float, currents: list, headroom_bits: int,
     vth = ((1 << (STATE_BITS - 1)) - 1) >> (headroom_bits + VTH_SHIFT)
     if span < NON_SPIKING_SPAN_MV:
         scale = vth * (1 << VTH_SHIFT) / span
-        if max_weight_exp is not None and max_weight > 0:
-            # the largest incoming weight must fit an 8-bit mantissa at max_weight_exp
+        if max_weight > 0:
+            # the largest incoming weight must fit an 8-bit mantissa at the largest exponent
             fit = 254 * 2.0 ** (ACTIVATION_SHIFT + max_weight_exp) / (k * max_weight)
             if fit < scale:
                 vth = max(1, math.floor(fit * span / (1 << VTH_SHIFT)))
                 scale = vth * (1 << VTH_SHIFT) / span
     else:   # read-out neurons never fire: scale by the largest input weight instead
-        scale = (254 << (ACTIVATION_SHIFT + min(2, 7 if max_weight_exp is None else max_weight_exp))) \
-            / max(k * max_weight, 1e-300)
+        scale = (254 << (ACTIVATION_SHIFT + min(2, max_weight_exp))) / max(k * max_weight, 1e-300)
         vth = (1 << 17) - 1
     bias_per_mv = scale * (1.0 - a)
     bias_static = np.full(p.n, bias_per_mv * (m.v_rest + m.i_offset - m.v_reset))
@@ -247,17 +248,18 @@ def quantize(net, target: HardwareTarget | str = "loihi2", headroom_bits: int = 
     if cn.delay.size and int(cn.delay.max()) > max_delay:
         raise ValueError(f"a synaptic delay of {int(cn.delay.max())} steps exceeds target '{target.name}''s "
                          f"maximum of {max_delay} steps")
+    prec = target.precision
     pops = []
     for i, p in enumerate(net.populations):
         currents = [c for c in net.currents if c.target is p]
         incoming = [np.abs(pr.weight).max(initial=0.0) for pr in net.projections if pr.post is p]
+        exp_cap = prec.weight_exp_max if max_weight_exp is None else min(prec.weight_exp_max, max_weight_exp)
         pops.append(_population(p, int(cn.pop_start[i]), net.dt, currents, headroom_bits,
-                                float(max(incoming, default=0.0)), bias_exp, max_weight_exp))
+                                float(max(incoming, default=0.0)), bias_exp, exp_cap))
     pop_of_col = np.repeat(np.arange(len(pops)), [q.stop - q.start for q in pops])
     mantissa = np.zeros(cn.weight.size, dtype=np.int64)
     exps = np.zeros(len(cn.node_proj), dtype=np.int64)
     errors = []
-    prec = target.precision
     for q, proj in enumerate(net.projections):
         lo = int(cn.indptr[cn.proj_ptr_offset[q]])
         hi = lo + proj.n_synapses
