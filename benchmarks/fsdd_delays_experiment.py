@@ -32,10 +32,17 @@ def command(mode: str, seed: int, out: Path) -> list[str]:
 
 def last_epoch_test_accuracy(run: Path) -> float:
     """Test accuracy of the final model (last.pt) on the held-out speaker."""
+    import torch
+
     from neurosim.scripts import load_script
-    from neurosim.train.commands import load_checkpoint
+    from neurosim.train.models import DelaySNN
     from neurosim.train.trainer import evaluate
-    model, meta = load_checkpoint(run / "last.pt")
+    state = torch.load(run / "last.pt", weights_only=False)
+    meta = state["meta"]
+    model = DelaySNN.from_config(meta["model_config"])
+    # runs made before LIF kept its fixed decay and threshold as plain numbers carry them as buffers
+    params = {k: v for k, v in state["model_state"].items() if not k.endswith((".beta_fixed", ".threshold"))}
+    model.load_state_dict(params)
     data = load_script(ROOT / "models" / "fsdd_delays.py",
                        required=("PARAMS", "load_data", "build_model")).load_data(meta["params"])
     return evaluate(model, data["test"])["accuracy"]

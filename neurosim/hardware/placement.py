@@ -234,11 +234,11 @@ def _graph_of(net) -> _Graph:
     pre = np.concatenate(pres) if pres else np.zeros(0, np.int64)
     post = np.concatenate(posts) if posts else np.zeros(0, np.int64)
     optr, opost, omult, iptr, ipre, imult = _merge_synapses(pre, post, n_all, n_placed)
-    is_loop = np.repeat(np.arange(n_all), np.diff(optr)) == opost
+    opre = np.repeat(np.arange(n_all), np.diff(optr))
+    is_loop = opre == opost
     self_mult = np.zeros(n_placed, np.int64)
     self_mult[opost[is_loop]] = omult[is_loop]
-    fanout = np.add.reduceat(omult, optr[:-1]) if omult.size else np.zeros(n_all, np.int64)
-    fanout[np.diff(optr) == 0] = 0
+    fanout = np.bincount(opre, weights=omult, minlength=n_all)
     return _Graph(net.name, pops, sources, offset, n_placed, n_all, int(pre.size), max_delay,
                   optr, opost, omult, iptr, ipre, imult, self_mult, fanout.astype(np.int64))
 
@@ -349,23 +349,40 @@ def _spikes_of(node: Node, value) -> tuple[np.ndarray, tuple[np.ndarray, np.ndar
     return counts, None
 
 
+def _read_activity(graph: _Graph, activity) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """Spike counts of every neuron (n_all, global numbering) and, when every node given
+    records spike times (monitors), the spikes as (steps, global neuron ids).
+
+    Every node with outgoing synapses must be covered: a missing node would
+    silently count as silent.
+    """
+    counts = np.zeros(graph.n_all)
+    steps, ids, timed, covered = [], [], True, set()
+    for node, value in _activity_items(graph, activity):
+        c, record = _spikes_of(node, value)
+        a = graph.offset[id(node)]
+        counts[a:a + node.n] = c
+        covered.add(id(node))
+        if record is None:
+            timed = False
+        else:
+            steps.append(record[0])
+            ids.append(record[1] + a)
+    missing = [n.name for n in graph.pops + graph.sources
+               if id(n) not in covered and graph.fanout[graph.offset[id(n)]:graph.offset[id(n)] + n.n].any()]
+    if missing:
+        raise ValueError(f"activity has no spikes for {', '.join(repr(m) for m in missing)}, which "
+                         "have outgoing synapses; monitor them too (net.monitor_spikes) or pass their spike counts")
+    if not timed or not steps:
+        return counts, None
+    return counts, (np.concatenate(steps), np.concatenate(ids))
+
+
 def _activity_weights(graph: _Graph, activity) -> tuple[np.ndarray, str]:
     """Per-neuron weights ``w_u`` (n_all) of the traffic objective and a description."""
     if activity is None:
         return np.ones(graph.n_all), "uniform: one spike per neuron"
-    w = np.zeros(graph.n_all)
-    given = set()
-    for node, value in _activity_items(graph, activity):
-        counts, _ = _spikes_of(node, value)
-        a = graph.offset[id(node)]
-        w[a:a + node.n] = counts
-        given.add(id(node))
-    missing = [n.name for n in graph.pops + graph.sources
-               if id(n) not in given and graph.fanout[graph.offset[id(n)]:graph.offset[id(n)] + n.n].any()]
-    if missing:
-        raise ValueError(f"activity has no spike counts for {', '.join(repr(m) for m in missing)}, which "
-                         "have outgoing synapses; monitor them too (net.monitor_spikes) or pass their counts")
-    return w, "spike counts"
+    return _read_activity(graph, activity)[0], "spike counts"
 
 
 # --------------------------------------------------------------------------- kernels
@@ -450,8 +467,8 @@ def _pairs(core, n_cores, n_placed, optr, opost, omult):
     cnt = np.zeros(n_cores, np.int64)
     touched = np.empty(n_cores, np.int64)
     pptr = np.zeros(n_all + 1, np.int64)
-    pcore = np.empty(opost.size, np.int64)
-    pcnt = np.empty(opost.size, np.int64)
+    pcore = np.empty(opost.size, np.int32)
+    pcnt = np.empty(opost.size, np.int32)
     p = 0
     for u in range(n_all):
         nt = 0
@@ -610,17 +627,23 @@ def _refine(core, n_cores, n_placed, w, perm, max_passes, max_moves,
             lstart, llen, lcore, lcnt, used_n, used_in, used_mem, used_out,
             lim_n, lim_in, lim_out, lim_mem_bits, lim_tot_bytes,
             syn_bits, blk, hdr, word, state_bytes, routing_bytes, max_tries):
-    """Single-neuron moves with positive traffic gain that keep every limit (in place).
+    """Single-neuron moves that keep every limit and lower the traffic (in place).
 
     ``gain(v: A -> B) = sum over nets e containing v of w_e ([pins_e(A) == p_ev] - [pins_e(B) == 0])``
     where net e of presynaptic neuron u holds u (if placed) and its targets,
     ``pins_e(k)`` counts them on core k (synapses, plus 1 for u itself) and
-    ``p_ev`` is v's share of them.  Candidate gains come from one sweep over
+    ``p_ev`` is v's share of them.  A move is made when its gain is positive,
+    or zero with a positive affinity ``sum_e w_e (pins_e(B) - (pins_e(A) - p_ev))``
+    (v has more connections on B than on A), the usual tie-break that walks
+    off plateaus such as interleaved clusters; every such move raises
+    ``sum_e w_e p_ev pins_e``-like concentration, and each neuron moves at most
+    once per pass, so passes end.  Candidate gains come from one sweep over
     v's nets; the best candidates are then checked exactly (gain and every
     limit of every affected core) before a move is made.
     Returns (passes, moves, total gain).
     """
     conn = np.zeros(n_cores)
+    pins = np.zeros(n_cores)
     mark = np.zeros(n_cores, np.bool_)
     cand = np.empty(n_cores, np.int64)
     d_n = np.zeros(n_cores, np.int64)
@@ -642,6 +665,7 @@ def _refine(core, n_cores, n_placed, w, perm, max_passes, max_moves,
             # ---- candidate gains: base + conn[B]
             nc = 0
             base = 0.0
+            pins_at_a = 0.0
             for j in range(iptr[v], iptr[v + 1]):
                 u = ipre[j]
                 wu = w[u]
@@ -659,19 +683,25 @@ def _refine(core, n_cores, n_placed, w, perm, max_passes, max_moves,
                     if not mark[k]:
                         mark[k] = True
                         conn[k] = 0.0
+                        pins[k] = 0.0
                         cand[nc] = k
                         nc += 1
                     conn[k] += wu
-                if cu >= 0 and not has_driver:
+                    pins[k] += wu * lcnt[s]
+                if cu >= 0:
                     if not mark[cu]:
                         mark[cu] = True
                         conn[cu] = 0.0
+                        pins[cu] = 0.0
                         cand[nc] = cu
                         nc += 1
-                    conn[cu] += wu
+                    if not has_driver:
+                        conn[cu] += wu
+                    pins[cu] += wu
                 if pins_a == imult[j]:
                     base += wu
                 base -= wu
+                pins_at_a += wu * (pins_a - imult[j])
             wv = w[v]
             if wv != 0.0 and llen[v] > 0:
                 pins_a = 1
@@ -682,21 +712,32 @@ def _refine(core, n_cores, n_placed, w, perm, max_passes, max_moves,
                     if not mark[k]:
                         mark[k] = True
                         conn[k] = 0.0
+                        pins[k] = 0.0
                         cand[nc] = k
                         nc += 1
                     conn[k] += wv
+                    pins[k] += wv * lcnt[s]
                 if pins_a == 1 + self_mult[v]:
                     base += wv
                 base -= wv
+                pins_at_a += wv * (pins_a - 1 - self_mult[v])
             # ---- try the best few candidates exactly
             for _t in range(max_tries):
+                # best by (gain, then affinity = weighted pins on B minus those left on A)
                 best = -1
-                best_gain = 1e-12
+                best_gain = -1e-9
+                best_aff = 1e-9
                 for c in range(nc):
                     k = cand[c]
-                    if k != a and mark[k] and base + conn[k] > best_gain:
-                        best_gain = base + conn[k]
-                        best = k
+                    if k == a or not mark[k]:
+                        continue
+                    gk = base + conn[k]
+                    ak = pins[k] - pins_at_a
+                    if gk > best_gain + 1e-9 or (gk > best_gain - 1e-9 and ak > best_aff):
+                        if gk > 1e-9 or ak > 1e-9:
+                            best_gain = gk
+                            best_aff = ak
+                            best = k
                 if best < 0:
                     break
                 mark[best] = False  # not tried again
@@ -753,7 +794,7 @@ def _refine(core, n_cores, n_placed, w, perm, max_passes, max_moves,
                     d_out[a] -= llen[v]
                     d_out[b] += d_after
                     gain += wv * ((1.0 if na == self_mult[v] else 0.0) - (1.0 if nb == 0 else 0.0))
-                ok = gain > 1e-12
+                ok = gain > 1e-9 or (gain > -1e-9 and best_aff > 1e-9)
                 if ok:
                     # the current layout keeps every limit, so only values that grow can break one
                     for t in range(nd):
@@ -830,7 +871,8 @@ class Placement:
         traffic: weighted spike messages of this placement (``within_core``,
             ``between_cores_same_chip``, ``between_chips``, ``from_inputs``,
             ``inter_core_total`` = the objective).
-        baseline: cores, chips and traffic of the naive greedy fill in index order.
+        baseline: cores, chips and traffic of the naive greedy fill in index order
+            (its assignment is ``baseline_core``).
         method: which candidate won, and refinement statistics in ``stats``.
     """
 
@@ -844,6 +886,7 @@ class Placement:
     method: str
     activity: str
     stats: dict
+    baseline_core: np.ndarray = dataclasses.field(repr=False)
     _graph: _Graph = dataclasses.field(repr=False)
     _weights: np.ndarray = dataclasses.field(repr=False)
     _pairs: tuple = dataclasses.field(repr=False)
@@ -871,6 +914,16 @@ class Placement:
     def neurons_on(self, core: int) -> list[tuple[str, int]]:
         """(population name, index) of every neuron on ``core``."""
         return [self._graph.locate(int(g)) for g in np.flatnonzero(self.core == core)]
+
+    def synapses_by_core(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Synapses of every presynaptic neuron grouped by destination core, CSR by neuron.
+
+        Returns ``(ptr, core, count)``: presynaptic neuron ``u`` (global
+        numbering: populations in network order, then sources) has
+        ``count[ptr[u]:ptr[u+1]]`` synapses onto cores ``core[ptr[u]:ptr[u+1]]``;
+        ``ptr[u+1] - ptr[u]`` is the number of spike messages one of its spikes sends.
+        """
+        return self._pairs
 
     def limits(self) -> dict:
         """The enforced limit of each resource (None: unknown, not enforced)."""
@@ -1056,14 +1109,14 @@ class _Placer:
             cap = max(1, min(biggest - 1, int(biggest * self.lim[name] / lay.used[name].max())))
 
     def refine(self, lay: _Layout, seed: int, max_passes: int, max_moves: int,
-               min_pass_gain: float = 0.005) -> tuple[_Layout, dict]:
+               min_pass_gain: float = 0.01) -> tuple[_Layout, dict]:
         g, K = self.g, lay.n_cores
         core = lay.core.copy()
         cap = np.minimum(np.diff(g.optr), K)
         lstart = np.zeros(g.n_all + 1, np.int64)
         np.cumsum(cap, out=lstart[1:])
         llen = np.diff(lay.pptr).astype(np.int64)
-        lcore = np.zeros(max(int(lstart[-1]), 1), np.int64)
+        lcore = np.zeros(max(int(lstart[-1]), 1), np.int32)  # int32 halves the memory traffic
         lcnt = np.zeros_like(lcore)
         dst = np.repeat(lstart[:-1], llen) + (np.arange(lay.pcore.size) - np.repeat(lay.pptr[:-1], llen))
         lcore[dst] = lay.pcore  # cores ascending within each net, as _find expects
@@ -1142,12 +1195,9 @@ def place(net, target: HardwareTarget | str, activity=None, seed: int = 0, *,
     stats: dict = {"candidates": {c.method: c.objective for c in candidates}}
     if refine:
         moves = 20 * graph.n_placed if max_moves is None else int(max_moves)
-        refined = []
-        for lay in sorted(candidates, key=lambda c: (c.objective, c.n_cores))[:2]:
-            r, st = placer.refine(lay, seed, max_passes, moves)
-            stats.setdefault("refinement", {})[lay.method] = st
-            refined.append(r)
-        candidates += refined
+        start = min(candidates, key=lambda c: (c.objective, c.n_cores))
+        refined, stats["refinement"] = placer.refine(start, seed, max_passes, moves)
+        candidates.append(refined)
     best = min(candidates, key=lambda c: (c.objective, c.n_cores))
     stats["seconds"] = time.perf_counter() - t0
     return Placement(
@@ -1156,6 +1206,6 @@ def place(net, target: HardwareTarget | str, activity=None, seed: int = 0, *,
         baseline={"cores_used": baseline.n_cores,
                   "chips_used": -(-baseline.n_cores // target.cores.cores_per_chip),
                   "traffic": baseline.traffic},
-        method=best.method, activity=activity_text, stats=stats,
+        method=best.method, activity=activity_text, stats=stats, baseline_core=baseline.core,
         _graph=graph, _weights=w, _pairs=(best.pptr, best.pcore, best.pcnt))
 
