@@ -87,7 +87,7 @@ def make_parser() -> argparse.ArgumentParser:
     dep.add_argument("--target", default="loihi2", help="hardware target name or TOML file (default loihi2)")
     dep.add_argument("--out", default="deploy", help="output folder (default ./deploy)")
     dep.add_argument("--data", help="WAV folder or SHD-schema file: measure accuracy and activity on it")
-    dep.add_argument("--max-samples", type=int, default=100, help="samples of --data to use (default 100)")
+    dep.add_argument("--max-samples", type=int, default=100, help="samples of --data to use, evenly spaced (default 100)")
     dep.add_argument("--json", action="store_true", help="print the report as JSON")
     dep.set_defaults(func=_deploy)
     return parser

@@ -119,7 +119,7 @@ def deploy(checkpoint: str | os.PathLike, target: str = "loihi2", out_dir: str |
         target: hardware target name or TOML path.
         out_dir: folder for the files (created).
         data: a WAV folder or SHD-schema file to measure accuracy and activity on.
-        max_samples: at most this many samples of ``data`` (the first ones).
+        max_samples: at most this many samples of ``data``, evenly spaced through it.
 
     Returns the report (also written as ``report.json`` and ``report.md``).
     """
@@ -160,7 +160,8 @@ def deploy(checkpoint: str | os.PathLike, target: str = "loihi2", out_dir: str |
     activity = None
     if data is not None:
         x, y = spec.load(data)
-        x, y = x[:int(max_samples)], y[:int(max_samples)]
+        pick = np.unique(np.linspace(0, len(y) - 1, min(int(max_samples), len(y))).round().astype(np.int64))
+        x, y = x[pick], y[pick]
         torch_acc = evaluate(model.float(), (x, y))["accuracy"]
         model = model.double()
         hw = evaluate_on_hardware(model, x, y, spec.dt_ms, tgt.name, options)
