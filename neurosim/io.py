@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .atomic import atomic_path
 
 FORMAT_VERSION = 1
 
@@ -40,9 +41,7 @@ def save_results(net, path: str | os.PathLike) -> Path:
         raise ValueError(f"results file must end in .npz, .h5 or .hdf5, got '{path.name}'")
     meta = json.dumps({"format_version": FORMAT_VERSION, "t_ms": net.t, "network": net.describe()})
     arrays = _arrays(net)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=suffix)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix) as tmp:
         if suffix == ".npz":
             np.savez_compressed(tmp, __metadata__=np.array(meta), **{k.replace("/", "|"): v for k, v in arrays.items()})
         else:
@@ -51,11 +50,6 @@ def save_results(net, path: str | os.PathLike) -> Path:
                 f.attrs["metadata"] = meta
                 for key, value in arrays.items():
                     f.create_dataset(key, data=value, compression="gzip")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return path
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import warnings
 from collections import deque
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
+from .atomic import atomic_path
 from .network import Network
 from .neurons.base import refractory_steps
 from .neurons.lif import LIF, exp_kernel_coupling
@@ -749,16 +749,8 @@ def save_nir(obj, path: str | os.PathLike, **to_nir_kwargs) -> Path:
     nir = _nir()
     graph = obj if isinstance(obj, nir.NIRGraph) else to_nir(obj, **to_nir_kwargs)
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.",
-                               suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         nir.write(tmp, graph)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return path
 
 

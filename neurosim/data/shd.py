@@ -20,13 +20,14 @@ e.g. 30 ms is stored as 0.029998779 s and lands in step 2 for dt = 10 ms.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import numpy as np
+
+from ..atomic import atomic_path
 
 __all__ = ["SpikeDataset", "read_shd", "write_shd"]
 
@@ -207,9 +208,7 @@ def write_shd(path: str | os.PathLike, times_list: Sequence[np.ndarray],
             raise ValueError(f"{name} must lie in [0, 65535]")
     if filenames is not None and len(filenames) != len(data):
         raise ValueError(f"{len(filenames)} filenames for {len(data)} samples")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             n = len(data)
             times_ds = f.create_dataset("spikes/times", (n,), dtype=h5py.vlen_dtype(np.float16))
@@ -229,8 +228,4 @@ def write_shd(path: str | os.PathLike, times_list: Sequence[np.ndarray],
             f.attrs["n_units"] = n_units
             for key, value in (attrs or {}).items():
                 f.attrs[key] = value
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

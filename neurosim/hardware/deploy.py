@@ -21,21 +21,19 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_path
 from .netx import write_netx
 from .quantize import quantize
 from .targets import load_target
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
 
 
 def _save_layers(path: Path, layers) -> None:
@@ -47,10 +45,8 @@ def _save_layers(path: Path, layers) -> None:
         for name in ("du", "dv", "vth", "bias_exp"):
             arrays[f"layer{k}_{name}"] = np.int64(getattr(params, name))
         arrays[f"layer{k}_bias_mant"] = np.asarray(params.bias_mant, dtype=np.int64)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp.npz")
-    os.close(fd)
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    with atomic_path(path, ".npz") as tmp:
+        np.savez(tmp, **arrays)
 
 
 def quantize_for_netx(net, target) -> tuple:

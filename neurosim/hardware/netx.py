@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
@@ -48,6 +47,7 @@ from typing import Any, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from ..atomic import atomic_path
 from .loihi_fixed import FixedPointProjection, LifFixedParams, determine_sign_mode
 
 __all__ = [
@@ -379,9 +379,7 @@ def write_netx(
     if not path.parent.is_dir():
         raise FileNotFoundError(f"folder {path.parent} does not exist")
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             root = f.create_group("layer")
             g0 = root.create_group("0")
@@ -395,11 +393,6 @@ def write_netx(
                     else:
                         # neuron/type is a scalar variable-length string, as slayer writes it
                         g.create_dataset(key, data=value)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return path
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -27,6 +26,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from ..atomic import atomic_path
 from .models import predict, readout_loss
 
 CHECKPOINT_FORMAT = "neurosim-checkpoint-1"
@@ -108,16 +108,8 @@ def _param_groups(model: nn.Module, weight_decay: float):
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
     """``torch.save`` to a temporary file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def fit(model: nn.Module, train, val, config: TrainConfig, out_dir: str | os.PathLike,
