@@ -56,13 +56,17 @@ def _scan_forward(z, beta, theta, v, subtract, u_out, s_out):  # pragma: no cove
         lo = c * _CHUNK
         hi = min(lo + _CHUNK, m_total)
         for t in range(n_steps):
+            j = lo % n                      # neuron index of m, advanced without a modulo
             for m in range(lo, hi):
-                th = theta[m % n]
-                u = beta[m % n] * v[m] + z[t, m]
+                th = theta[j]
+                u = beta[j] * v[m] + z[t, m]
                 s = 1.0 if u > th else 0.0
                 u_out[t, m] = u
                 s_out[t, m] = s
                 v[m] = u - th * s if subtract else u * (1.0 - s)
+                j += 1
+                if j == n:
+                    j = 0
 
 
 @numba.njit(parallel=True, cache=True)
@@ -75,9 +79,13 @@ def _scan_backward(gs, g_v, u_all, v0, beta, theta, subtract, detach, kind, a,
         lo = c * _CHUNK
         hi = min(lo + _CHUNK, m_total)
         for t in range(n_steps - 1, -1, -1):
+            j = lo % n
             for m in range(lo, hi):
-                th = theta[m % n]
-                b = beta[m % n]
+                th = theta[j]
+                b = beta[j]
+                j += 1
+                if j == n:
+                    j = 0
                 u = u_all[t, m]
                 s = 1.0 if u > th else 0.0
                 sg = surrogate_grad_jit(kind, a, u - th)
