@@ -26,9 +26,6 @@ import torch
 
 from .surrogate import Surrogate, surrogate_grad_jit
 
-_CHUNK = 512
-
-
 class _SpikeFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, surrogate):
@@ -49,50 +46,36 @@ def spike_fn(x: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:
 
 @numba.njit(parallel=True, cache=True)
 def _scan_forward(z, beta, theta, v, subtract, u_out, s_out):  # pragma: no cover - compiled
-    n_steps, m_total = z.shape
-    n = beta.shape[0]
-    n_chunks = (m_total + _CHUNK - 1) // _CHUNK
-    for c in numba.prange(n_chunks):
-        lo = c * _CHUNK
-        hi = min(lo + _CHUNK, m_total)
+    """z, u_out, s_out: (T, batch, n); v: (batch, n), updated in place."""
+    n_steps, batch, n = z.shape
+    for b in numba.prange(batch):
         for t in range(n_steps):
-            j = lo % n                      # neuron index of m, advanced without a modulo
-            for m in range(lo, hi):
+            for j in range(n):              # contiguous, branch-light: vectorises
                 th = theta[j]
-                u = beta[j] * v[m] + z[t, m]
-                s = 1.0 if u > th else 0.0
-                u_out[t, m] = u
-                s_out[t, m] = s
-                v[m] = u - th * s if subtract else u * (1.0 - s)
-                j += 1
-                if j == n:
-                    j = 0
+                u = beta[j] * v[b, j] + z[t, b, j]
+                s = u > th
+                u_out[t, b, j] = u
+                s_out[t, b, j] = s
+                v[b, j] = u - th * s if subtract else u * (1 - s)
 
 
 @numba.njit(parallel=True, cache=True)
 def _scan_backward(gs, g_v, u_all, v0, beta, theta, subtract, detach, kind, a,
                    gz, g_beta, g_theta):  # pragma: no cover - compiled
-    n_steps, m_total = gs.shape
-    n = beta.shape[0]
-    n_chunks = (m_total + _CHUNK - 1) // _CHUNK
-    for c in numba.prange(n_chunks):
-        lo = c * _CHUNK
-        hi = min(lo + _CHUNK, m_total)
+    """gs, u_all, gz: (T, batch, n); g_v, v0, g_beta, g_theta: (batch, n)."""
+    n_steps, batch, n = gs.shape
+    for b in numba.prange(batch):
         for t in range(n_steps - 1, -1, -1):
-            j = lo % n
-            for m in range(lo, hi):
+            for j in range(n):
                 th = theta[j]
-                b = beta[j]
-                j += 1
-                if j == n:
-                    j = 0
-                u = u_all[t, m]
+                bt = beta[j]
+                u = u_all[t, b, j]
                 s = 1.0 if u > th else 0.0
                 sg = surrogate_grad_jit(kind, a, u - th)
                 if t == 0:
-                    v_prev = v0[m]
+                    v_prev = v0[b, j]
                 else:
-                    up = u_all[t - 1, m]
+                    up = u_all[t - 1, b, j]
                     sp = 1.0 if up > th else 0.0
                     v_prev = up - th * sp if subtract else up * (1.0 - sp)
                 if subtract:
@@ -101,49 +84,43 @@ def _scan_backward(gs, g_v, u_all, v0, beta, theta, subtract, detach, kind, a,
                 else:
                     dv_du = (1.0 - s) if detach else (1.0 - s) - u * sg
                     dv_dth = 0.0 if detach else u * sg
-                gu = gs[t, m] * sg + g_v[m] * dv_du
-                g_theta[m] += -gs[t, m] * sg + g_v[m] * dv_dth
-                g_beta[m] += gu * v_prev
-                gz[t, m] = gu
-                g_v[m] = gu * b
+                gu = gs[t, b, j] * sg + g_v[b, j] * dv_du
+                g_theta[b, j] += -gs[t, b, j] * sg + g_v[b, j] * dv_dth
+                g_beta[b, j] += gu * v_prev
+                gz[t, b, j] = gu
+                g_v[b, j] = gu * bt
 
 
 class _LIFScanFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, z, beta, theta, v0, subtract, detach, surrogate):
-        n_steps = z.shape[0]
-        zf = z.detach().contiguous().reshape(n_steps, -1)
-        zn = zf.numpy()
+        zn = z.detach().contiguous().numpy()
         b = beta.detach().contiguous().numpy()
         th = theta.detach().contiguous().numpy()
-        v = v0.detach().reshape(-1).clone().numpy()
-        u = np.empty_like(zn)
-        s = np.empty_like(zn)
-        _scan_forward(zn, b, th, v, subtract, u, s)
-        u_t = torch.from_numpy(u)
-        ctx.save_for_backward(u_t, beta, theta, v0)
+        v = v0.detach().clone().contiguous().numpy()
+        u = torch.empty_like(z, memory_format=torch.contiguous_format)
+        s = torch.empty_like(u)
+        _scan_forward(zn, b, th, v, subtract, u.numpy(), s.numpy())
+        ctx.save_for_backward(u, beta, theta, v0)
         ctx.flags = (subtract, detach, surrogate)
-        return torch.from_numpy(s).reshape(z.shape), torch.from_numpy(v).reshape(v0.shape)
+        return s, torch.from_numpy(v)
 
     @staticmethod
     def backward(ctx, gs, g_v_final):
         u, beta, theta, v0 = ctx.saved_tensors
         subtract, detach, surrogate = ctx.flags
-        n_steps, m_total = u.shape
-        n = beta.shape[0]
-        gs_n = gs.contiguous().reshape(n_steps, m_total).to(u.dtype).numpy()
-        g_v = g_v_final.reshape(-1).to(u.dtype).clone().numpy()
-        gz = np.empty_like(gs_n)
-        g_beta = np.zeros(m_total, dtype=gz.dtype)
-        g_theta = np.zeros(m_total, dtype=gz.dtype)
-        _scan_backward(gs_n, g_v, u.numpy(), v0.detach().reshape(-1).contiguous().numpy(),
+        gs_n = gs.to(u.dtype).contiguous().numpy()
+        g_v = g_v_final.to(u.dtype).clone().contiguous().numpy()
+        gz = torch.empty_like(u)
+        g_beta = np.zeros(v0.shape, dtype=g_v.dtype)
+        g_theta = np.zeros(v0.shape, dtype=g_v.dtype)
+        _scan_backward(gs_n, g_v, u.numpy(), v0.detach().contiguous().numpy(),
                        beta.detach().contiguous().numpy(), theta.detach().contiguous().numpy(),
-                       subtract, detach, surrogate.kind, float(surrogate.a), gz, g_beta, g_theta)
-        shape = gs.shape
-        gb = torch.from_numpy(g_beta).reshape(-1, n).sum(0) if ctx.needs_input_grad[1] else None
-        gt = torch.from_numpy(g_theta).reshape(-1, n).sum(0) if ctx.needs_input_grad[2] else None
-        g_v0 = torch.from_numpy(g_v).reshape(v0.shape) if ctx.needs_input_grad[3] else None
-        return torch.from_numpy(gz).reshape(shape), gb, gt, g_v0, None, None, None
+                       subtract, detach, surrogate.kind, float(surrogate.a), gz.numpy(), g_beta, g_theta)
+        gb = torch.from_numpy(g_beta).sum(0) if ctx.needs_input_grad[1] else None
+        gt = torch.from_numpy(g_theta).sum(0) if ctx.needs_input_grad[2] else None
+        g_v0 = torch.from_numpy(g_v) if ctx.needs_input_grad[3] else None
+        return gz, gb, gt, g_v0, None, None, None
 
 
 def lif_scan_reference(z: torch.Tensor, beta: torch.Tensor, theta: torch.Tensor, v0: torch.Tensor,
