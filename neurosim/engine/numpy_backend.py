@@ -26,7 +26,7 @@ def run_chunk(cn: CompiledNetwork, stim: StimulusChunk, plan: StateRecordPlan,
                 target = S[cn.pop_receptor_rows[p, r], a:b]
                 np.add(target, arrived, out=target, where=arrived != 0.0)
         buf[prev] = 0.0
-        _record_state(S, plan, mon_steps, t, out)
+        record_state(S, plan, mon_steps, t, out)
         iext = stim.i_ext[min(k, stim.i_ext.shape[0] - 1)]
         spikes = []
         for p, step in enumerate(cn.pop_steps):
@@ -41,15 +41,10 @@ def run_chunk(cn: CompiledNetwork, stim: StimulusChunk, plan: StateRecordPlan,
         _propagate(cn, spikes, nodes, t)
         slot = buf[t % D].reshape(-1)
         np.add.at(slot, stim.pin_slot, stim.pin_value[k])
-        rec = spikes[record_node[nodes]]
-        while out.n_spikes + rec.size > out.spike_step.size:
-            out.grow()
-        out.spike_step[out.n_spikes:out.n_spikes + rec.size] = t
-        out.spike_idx[out.n_spikes:out.n_spikes + rec.size] = rec
-        out.n_spikes += rec.size
+        record_spikes(out, t, spikes[record_node[nodes]])
 
 
-def _record_state(S, plan, mon_steps, t, out) -> None:
+def record_state(S, plan, mon_steps, t, out) -> None:
     for m, steps in enumerate(mon_steps):
         r = np.searchsorted(steps, t)
         if r < steps.size and steps[r] == t:
@@ -58,21 +53,36 @@ def _record_state(S, plan, mon_steps, t, out) -> None:
             out.state[start:start + (b - a)] = S[plan.row[a:b], plan.col[a:b]]
 
 
-def _propagate(cn: CompiledNetwork, spikes, nodes, t) -> None:
-    """Add every synapse of every spike to the ring buffer, in the engine's order."""
-    D, n_dyn = cn.ring_size, cn.n_dyn
-    flat = cn.buffer.reshape(-1)
+def spiking_synapses(cn: CompiledNetwork, spikes, nodes):
+    """For every projection leaving a node that spiked: ``(q, synapse ids)`` of its
+    spiking neurons, in the engine's order (node, projection, spike, CSR)."""
     for nd in np.unique(nodes):
         fired = spikes[nodes == nd] - cn.node_start[nd]
         for q in cn.node_proj[cn.node_proj_ptr[nd]:cn.node_proj_ptr[nd + 1]]:
             rows = cn.indptr[cn.proj_ptr_offset[q]:]
             starts, stops = rows[fired], rows[fired + 1]
-            syn = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops)]) \
-                if fired.size else np.zeros(0, dtype=np.int64)
-            w = cn.weight[syn]
-            rec = np.full(syn.size, cn.proj_receptor[q]) if cn.proj_receptor[q] >= 0 else (w < 0).astype(np.int64)
-            if cn.proj_magnitude[q]:
-                w = np.abs(w)
-            slot = (t + cn.delay[syn].astype(np.int64)) % D
-            target = (slot * 2 + rec) * n_dyn + cn.proj_post_base[q] + cn.post[syn]
-            np.add.at(flat, target, w)
+            yield q, (np.concatenate([np.arange(a, b) for a, b in zip(starts, stops)])
+                      if fired.size else np.zeros(0, dtype=np.int64))
+
+
+def record_spikes(out: ChunkRecord, t: int, rec: np.ndarray) -> None:
+    """Append the recorded spikes ``rec`` (global indices) of step ``t`` to ``out``."""
+    while out.n_spikes + rec.size > out.spike_step.size:
+        out.grow()
+    out.spike_step[out.n_spikes:out.n_spikes + rec.size] = t
+    out.spike_idx[out.n_spikes:out.n_spikes + rec.size] = rec
+    out.n_spikes += rec.size
+
+
+def _propagate(cn: CompiledNetwork, spikes, nodes, t) -> None:
+    """Add every synapse of every spike to the ring buffer, in the engine's order."""
+    D, n_dyn = cn.ring_size, cn.n_dyn
+    flat = cn.buffer.reshape(-1)
+    for q, syn in spiking_synapses(cn, spikes, nodes):
+        w = cn.weight[syn]
+        rec = np.full(syn.size, cn.proj_receptor[q]) if cn.proj_receptor[q] >= 0 else (w < 0).astype(np.int64)
+        if cn.proj_magnitude[q]:
+            w = np.abs(w)
+        slot = (t + cn.delay[syn].astype(np.int64)) % D
+        target = (slot * 2 + rec) * n_dyn + cn.proj_post_base[q] + cn.post[syn]
+        np.add.at(flat, target, w)

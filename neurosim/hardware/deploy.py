@@ -61,9 +61,11 @@ def quantize_for_netx(net, target) -> tuple:
 
 
 def _predict(output: np.ndarray) -> int:
-    z = output - output.max(axis=1, keepdims=True)
-    p = np.exp(z)
-    return int((p / p.sum(axis=1, keepdims=True)).sum(0).argmax())
+    """The trained model's decision rule on one sample's output membranes ``(T, classes)``."""
+    import torch
+
+    from ..train.models import predict
+    return int(predict(torch.from_numpy(output[:, None, :]))[0])
 
 
 def evaluate_on_hardware(model, x: np.ndarray, y: np.ndarray, dt_ms: float, target: str,

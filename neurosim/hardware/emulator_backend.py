@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine.numpy_backend import _record_state
+from ..engine.numpy_backend import record_spikes, record_state, spiking_synapses
 from .loihi_fixed import VTH_SHIFT, apply_weight_exp, lif_fixed_update
 from .quantize import QuantizedNetwork
 
@@ -63,20 +63,16 @@ class FixedPointEngine:
 
     def _propagate(self, cn, spikes: np.ndarray, nodes: np.ndarray, t: int) -> None:
         n_dyn = cn.n_dyn
-        for nd in np.unique(nodes):
-            fired = spikes[nodes == nd] - cn.node_start[nd]
-            for q in cn.node_proj[cn.node_proj_ptr[nd]:cn.node_proj_ptr[nd + 1]]:
-                rows = cn.indptr[cn.proj_ptr_offset[q]:]
-                syn = np.concatenate([np.arange(a, b) for a, b in zip(rows[fired], rows[fired + 1])])
-                if not syn.size:
-                    continue
-                key = cn.delay[syn].astype(np.int64) * n_dyn + cn.proj_post_base[q] + cn.post[syn]
-                keys, inv = np.unique(key, return_inverse=True)
-                sums = np.zeros(keys.size, dtype=np.int64)
-                np.add.at(sums, inv, self.q.mantissa[syn])
-                delay, post = np.divmod(keys, n_dyn)
-                np.add.at(self.a_buf, ((t + 1 + delay) % self.ring, post),
-                          apply_weight_exp(sums, int(self.q.proj_exp[q])))
+        for q, syn in spiking_synapses(cn, spikes, nodes):
+            if not syn.size:
+                continue
+            key = cn.delay[syn].astype(np.int64) * n_dyn + cn.proj_post_base[q] + cn.post[syn]
+            keys, inv = np.unique(key, return_inverse=True)
+            sums = np.zeros(keys.size, dtype=np.int64)
+            np.add.at(sums, inv, self.q.mantissa[syn])
+            delay, post = np.divmod(keys, n_dyn)
+            np.add.at(self.a_buf, ((t + 1 + delay) % self.ring, post),
+                      apply_weight_exp(sums, int(self.q.proj_exp[q])))
 
     def run_chunk(self, cn, stim, plan, record_node, out) -> None:
         """Advance over the steps of ``stim``, filling ``out`` (the backends' contract)."""
@@ -87,7 +83,7 @@ class FixedPointEngine:
             slot = t % self.ring
             a_in = self.a_buf[slot].copy()
             self.a_buf[slot] = 0
-            _record_state(cn.S, plan, mon_steps, t, out)
+            record_state(cn.S, plan, mon_steps, t, out)
             bias = self._bias(stim.i_ext[min(k, stim.i_ext.shape[0] - 1)])
             self.u, self.v, fired = lif_fixed_update(self.u, self.v, a_in, self.du, self.dv, bias,
                                                      self.threshold)
@@ -98,9 +94,4 @@ class FixedPointEngine:
             out.counts[k] = np.bincount(nodes, minlength=cn.n_nodes)
             out.events[k] = cn.out_degree[spikes].sum()
             self._propagate(cn, spikes, nodes, t)
-            rec = spikes[record_node[nodes]]
-            while out.n_spikes + rec.size > out.spike_step.size:
-                out.grow()
-            out.spike_step[out.n_spikes:out.n_spikes + rec.size] = t
-            out.spike_idx[out.n_spikes:out.n_spikes + rec.size] = rec
-            out.n_spikes += rec.size
+            record_spikes(out, t, spikes[record_node[nodes]])
