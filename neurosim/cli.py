@@ -1,6 +1,6 @@
 """Command line: ``neurosim run MODEL.py --duration 1000 --plot out.png``,
 ``neurosim train SCRIPT.py --set name=value``, ``neurosim evaluate CHECKPOINT --data DIR``,
-``neurosim deploy CHECKPOINT --target loihi2 --out DIR``."""
+``neurosim deploy CHECKPOINT --target loihi2 --out DIR``, ``neurosim compare SCRIPT.py``."""
 from __future__ import annotations
 
 import argparse
@@ -90,7 +90,43 @@ def make_parser() -> argparse.ArgumentParser:
     dep.add_argument("--max-samples", type=int, default=100, help="samples of --data to use, evenly spaced (default 100)")
     dep.add_argument("--json", action="store_true", help="print the report as JSON")
     dep.set_defaults(func=_deploy)
+    cmp_ = sub.add_parser("compare", help="train (or reuse) a script's SNN and the ANN of the same topology; "
+                                         "accuracy, time steps with and without dynamic-confidence exits, "
+                                         "operations, energy and latency side by side")
+    cmp_.add_argument("script", help="training script, e.g. models/digits_snn.py")
+    cmp_.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="override entries of PARAMS")
+    cmp_.add_argument("--out", help="output folder (default runs/compare/<script name>)")
+    cmp_.add_argument("--max-loss", type=float, default=0.005,
+                      help="accuracy the exits may lose on validation, a fraction (default 0.005 = 0.5 points)")
+    cmp_.add_argument("--target", default="loihi2",
+                      help="hardware target for the SNN's energy/latency estimate, or 'none' (default loihi2)")
+    cmp_.add_argument("--retrain", action="store_true", help="train both models even if checkpoints exist")
+    cmp_.add_argument("--plot", metavar="PNG", help="write the accuracy/time-step and accuracy/energy figure")
+    cmp_.add_argument("--json", action="store_true", help="print the report as JSON")
+    cmp_.add_argument("--no-progress", action="store_true", help="no progress bar while training")
+    cmp_.set_defaults(func=_compare)
     return parser
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .infer.compare import compare, to_markdown  # needs PyTorch
+    if not 0.0 <= args.max_loss < 1.0:
+        raise ValueError(f"--max-loss is a fraction in [0, 1), got {args.max_loss}")
+    log = (lambda msg: None) if args.json else (lambda msg: print(msg, flush=True))
+    report = compare(args.script, overrides=parse_overrides(args.set), out_dir=args.out,
+                     max_accuracy_loss=args.max_loss, target=None if args.target == "none" else args.target,
+                     retrain=args.retrain, progress=not args.no_progress and not args.json, log=log)
+    if args.plot:
+        import matplotlib
+        matplotlib.use("Agg")
+        from .plot import tradeoff
+        tradeoff(report).savefig(args.plot, dpi=120)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(to_markdown(report), end="")
+        print(f"report in {report['out_dir']}/compare.md" + (f", figure {args.plot}" if args.plot else ""))
+    return 0
 
 
 def _deploy(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from neurosim.infer import (choose_threshold, confidence_trace, dynamic_confidence, exit_steps,
+from neurosim.infer import (ConfidenceExit, choose_threshold, confidence_trace, dynamic_confidence, exit_steps,
                             fixed_step_curve, oracle, pareto_curve)
 
 # sample A: logits (1, 0) every step; sample B: (0, 0.1) every step; scale 1
@@ -37,15 +37,15 @@ def test_exit_rule_by_hand():
 
 def test_oracle_by_hand():
     # predictions over 5 steps: sample 0: w r w r r -> stays correct from step 4; sample 1: r r r r r -> 1;
-    # sample 2: r r r r w -> wrong at the end -> charged T = 5
+    # sample 2: r r r r w -> wrong at the end, whenever it stops -> charged 1 step
     seq = [[1, 0, 0], [0, 0, 0], [1, 0, 0], [0, 0, 0], [0, 0, 1]]
     out = np.zeros((5, 3, 2))
     for t, row in enumerate(seq):
         for i, p in enumerate(row):
             out[t, i, p] = 10.0 ** (t + 1)        # each step outweighs all earlier evidence
     res = oracle(out, labels=[0, 0, 0], scale=1.0)
-    np.testing.assert_array_equal(res["exit_steps"], [4, 1, 5])
-    assert res["accuracy"] == pytest.approx(2 / 3) and res["mean_steps"] == pytest.approx(10 / 3)
+    np.testing.assert_array_equal(res["exit_steps"], [4, 1, 1])
+    assert res["accuracy"] == pytest.approx(2 / 3) and res["mean_steps"] == pytest.approx(2.0)
 
 
 def _synthetic(n, seed, T=40, C=5):
@@ -70,13 +70,49 @@ def test_threshold_selection_holds_on_held_out_data():
     assert dynamic_confidence(test, y_test, budget["threshold"])["mean_steps"] <= 20.0 + 1.0
 
 
-def test_curves_are_monotone_and_bounded_by_the_oracle():
+def test_curves_are_monotone_and_the_oracle_keeps_full_accuracy():
     out, y = _synthetic(500, 3)
     curve = pareto_curve(out, y)
     assert np.all(np.diff(curve["mean_steps"]) >= 0)
     orc = oracle(out, y)
-    assert orc["mean_steps"] <= curve["mean_steps"].min() + 40 and orc["accuracy"] == fixed_step_curve(out, y)[-1]
-    assert fixed_step_curve(out, y).shape == (40,)
+    full = fixed_step_curve(out, y)
+    assert full.shape == (40,) and orc["accuracy"] == full[-1]
+    _, pred = confidence_trace(out)
+    at_exit = pred[orc["exit_steps"] - 1, np.arange(len(y))]
+    right = pred[-1] == y
+    assert np.all(at_exit[right] == y[right])                       # stopped there, still correct
+    assert np.all(orc["exit_steps"][~right] == 1)
+    assert orc["mean_steps"] < curve["mean_steps"][-1]
+
+
+@pytest.mark.parametrize("max_steps", [None, 25])
+def test_online_exit_equals_the_offline_rule(max_steps):
+    out, y = _synthetic(300, 4)
+    for threshold, scale in ((0.6, 30.0), (0.9, 5.0), (0.3, 1.0)):
+        offline = dynamic_confidence(out, y, threshold, scale, max_steps=max_steps)
+        rule = ConfidenceExit(threshold, scale, max_steps=max_steps)
+        for t in range(out.shape[0]):
+            if rule.step(out[t]):
+                break
+        rule.finish()
+        np.testing.assert_array_equal(rule.exit_steps, offline["exit_steps"])
+        np.testing.assert_array_equal(rule.predictions, offline["predictions"])
+    offline = dynamic_confidence(out, None, 0.6, 1.0)["exit_steps"]
+    i = int(np.argmin(offline))                                     # one sample that exits early,
+    single = ConfidenceExit(0.6, 1.0)                                # fed (n_classes,) rows
+    steps = next(t + 1 for t in range(out.shape[0]) if single.step(out[t, i]))
+    assert steps == offline[i] < out.shape[0]
+
+
+def test_choose_threshold_over_several_scales():
+    val, y_val = _synthetic(2000, 5)
+    one = choose_threshold(val, y_val, max_accuracy_loss=0.01, scale=30.0)
+    many = choose_threshold(val, y_val, max_accuracy_loss=0.01, scale=[1.0, 3.0, 10.0, 30.0, 100.0])
+    assert many["scale"] in (1.0, 3.0, 10.0, 30.0, 100.0)
+    assert many["mean_steps"] <= one["mean_steps"]
+    assert many["accuracy"] >= many["full_accuracy"] - 0.01
+    again = dynamic_confidence(val, y_val, many["threshold"], many["scale"])
+    assert again["mean_steps"] == pytest.approx(many["mean_steps"])
 
 
 def test_bad_input_is_named():
@@ -90,3 +126,9 @@ def test_bad_input_is_named():
         choose_threshold(OUT, [0, 0])
     with pytest.raises(ValueError, match="max_steps"):
         dynamic_confidence(OUT, [0, 0], 0.5, max_steps=4)
+    with pytest.raises(ValueError, match="threshold"):
+        ConfidenceExit(float("nan"))
+    rule = ConfidenceExit(0.5)
+    rule.step(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="at every step"):
+        rule.step(np.zeros((3, 3)))

@@ -28,7 +28,7 @@ import numpy as np
 from .shd import SpikeDataset
 
 __all__ = ["load_mnist5k", "load_digits_images", "poisson_encode", "latency_encode",
-           "row_encode", "saccade_encode", "to_spike_dataset"]
+           "row_encode", "saccade_encode", "to_spike_dataset", "image_task"]
 
 _EXTRA_HINT = "(or pip install neurosim[data])"
 
@@ -387,3 +387,34 @@ def to_spike_dataset(dense: np.ndarray, labels: np.ndarray, dt_ms: float) -> Spi
         units.append(np.repeat(channel, count).astype(np.uint16))
     return SpikeDataset(times=times, units=units, labels=labels.astype(np.int64),
                         n_units=dense.shape[2])
+
+
+def image_task(name: str, n_steps: int, max_rate_hz: float, dt_ms: float = 1.0, *,
+               val_fraction: float = 0.1, test_fraction: float = 0.2, max_train: int | None = None,
+               seed: int = 0) -> dict:
+    """An image classification task as training scripts return it (``load_data``).
+
+    ``name``: ``"mnist5k"`` or ``"digits"``.  Splits are stratified (seed 0,
+    fixed whatever ``seed`` is, so every run tests on the same images); the
+    spiking view is :func:`poisson_encode` with ``max_rate_hz`` over ``n_steps``
+    steps of ``dt_ms`` (one draw per image, seeded by ``seed``); the ``ann``
+    view holds the same images as static intensity vectors, shape (n, 1, H*W),
+    for the ANN baseline (:func:`neurosim.baselines.ann_of`).  ``max_train``
+    keeps that many training images (evenly spaced, for quick runs).
+
+    Returns ``{"train", "val", "test": (X, y), "ann": {same keys}, "n_classes", "dt_ms"}``.
+    """
+    loaders = {"mnist5k": load_mnist5k, "digits": load_digits_images}
+    if name not in loaders:
+        raise ValueError(f"unknown image task {name!r}; choose one of {', '.join(loaders)}")
+    from .splits import stratified_split
+    images, labels = loaders[name]()
+    train, val, test = stratified_split(labels, val_fraction, test_fraction, seed=0)
+    if max_train:
+        train = train[:: max(1, len(train) // int(max_train))][: int(max_train)]
+    spikes = poisson_encode(images, n_steps, max_rate_hz, dt_ms, seed=seed)
+    static = images.reshape(len(images), 1, -1).astype(np.float32)
+    parts = {"train": train, "val": val, "test": test}
+    return {**{k: (spikes[i], labels[i]) for k, i in parts.items()},
+            "ann": {k: (static[i], labels[i]) for k, i in parts.items()},
+            "n_classes": int(labels.max()) + 1, "dt_ms": float(dt_ms)}

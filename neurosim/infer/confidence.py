@@ -23,6 +23,8 @@ Steps are counted from 1 (``exit_step = 1`` means after the first step).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 DEFAULT_SCALE = 30.0   # the constant of the authors' code
@@ -37,16 +39,85 @@ def _check_outputs(outputs: np.ndarray) -> np.ndarray:
     return out
 
 
+def _softmax_confidence(evidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``max_k softmax(evidence)`` and ``argmax_k`` over the last axis (one code path for
+    the offline trace and the online rule, so identical outputs give identical exits)."""
+    z = evidence - evidence.max(axis=-1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(axis=-1, keepdims=True)
+    return p.max(axis=-1), p.argmax(axis=-1)
+
+
+def _check_scale(scale: float) -> float:
+    if not (isinstance(scale, (int, float, np.number)) and np.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
+    return float(scale)
+
+
 def confidence_trace(outputs: np.ndarray, scale: float = DEFAULT_SCALE) -> tuple[np.ndarray, np.ndarray]:
     """Confidence ``c[t]`` and prediction at every step, each of shape ``(T, n_samples)``."""
     out = _check_outputs(outputs)
-    if not (np.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
-    evidence = np.cumsum(out, axis=0) / scale
-    z = evidence - evidence.max(axis=2, keepdims=True)
-    p = np.exp(z)
-    p /= p.sum(axis=2, keepdims=True)
-    return p.max(axis=2), p.argmax(axis=2)
+    return _softmax_confidence(np.cumsum(out, axis=0) / _check_scale(scale))
+
+
+class ConfidenceExit:
+    """The exit rule applied online, step by step, to a stream of outputs (a host-side decision).
+
+    Feed each step's output, shape ``(n_samples, n_classes)`` (or ``(n_classes,)``
+    for one sample), to :meth:`step`; it returns ``True`` once every sample has
+    exited.  Samples that exited keep their answer; the others run on.  Exit
+    steps and answers equal :func:`dynamic_confidence`'s on the same outputs
+    (same arithmetic: running sum, divided by ``scale``, softmax).
+
+    Args:
+        threshold: exit when the confidence exceeds it (strict ``>``).
+        scale: the constant dividing the running sum (the authors' 30).
+        max_steps: stop every sample at this step at the latest (the paper's cap).
+    """
+
+    def __init__(self, threshold: float, scale: float = DEFAULT_SCALE, max_steps: int | None = None):
+        if not (isinstance(threshold, (int, float, np.number)) and np.isfinite(threshold)):
+            raise ValueError(f"threshold must be a finite number (a confidence in [0, 1)), got {threshold!r}")
+        if max_steps is not None and (not isinstance(max_steps, (int, np.integer)) or max_steps < 1):
+            raise ValueError(f"max_steps must be a positive integer or None, got {max_steps!r}")
+        self.threshold, self.scale, self.max_steps = float(threshold), _check_scale(scale), max_steps
+        self.steps = 0
+        self._sum: np.ndarray | None = None
+        self.exit_steps = np.zeros(0, dtype=np.int64)    # 0 while running
+        self.predictions = np.zeros(0, dtype=np.int64)
+
+    @property
+    def done(self) -> bool:
+        """Whether every sample has exited."""
+        return self._sum is not None and bool(np.all(self.exit_steps > 0))
+
+    def step(self, output: np.ndarray) -> bool:
+        """Take one step's outputs; return whether every sample has now exited."""
+        row = np.asarray(output, dtype=np.float64)
+        row = row[None, :] if row.ndim == 1 else row
+        if self._sum is None:
+            if row.ndim != 2 or row.shape[1] < 2:
+                raise ValueError(f"output must have shape (n_samples, n_classes >= 2), got {np.shape(output)}")
+            self._sum = np.zeros_like(row)
+            self.exit_steps = np.zeros(row.shape[0], dtype=np.int64)
+            self.predictions = np.zeros(row.shape[0], dtype=np.int64)
+        elif row.shape != self._sum.shape:
+            raise ValueError(f"output must have shape {self._sum.shape} at every step, got {row.shape}")
+        if not np.all(np.isfinite(row)):
+            raise ValueError("outputs must be finite")
+        self._sum += row
+        self.steps += 1
+        conf, pred = _softmax_confidence(self._sum / self.scale)
+        running = self.exit_steps == 0
+        self.predictions[running] = pred[running]
+        leaving = running & ((conf > self.threshold) | (self.max_steps is not None and self.steps >= self.max_steps))
+        self.exit_steps[leaving] = self.steps
+        return self.done
+
+    def finish(self) -> None:
+        """End of the input: samples still running exit at the last step taken."""
+        if self._sum is not None:
+            self.exit_steps[self.exit_steps == 0] = self.steps
 
 
 def exit_steps(confidence: np.ndarray, threshold: float) -> np.ndarray:
@@ -93,8 +164,10 @@ def fixed_step_curve(outputs: np.ndarray, labels: np.ndarray, scale: float = DEF
 
 
 def oracle(outputs: np.ndarray, labels: np.ndarray, scale: float = DEFAULT_SCALE) -> dict:
-    """The bound of any exit rule: each sample stops at the first step from which its
-    prediction stays correct to the end; samples not correct at the end are charged ``T``."""
+    """The bound of any exit rule at the full-length accuracy: each sample correct at
+    the end stops at the first step from which its prediction stays correct; a sample
+    wrong at the end is wrong whenever it stops and is charged one step (the least any
+    rule spends)."""
     _, pred = confidence_trace(outputs, scale)
     y = _labels(labels, pred.shape[1])
     wrong = pred != y[None, :]
@@ -102,7 +175,7 @@ def oracle(outputs: np.ndarray, labels: np.ndarray, scale: float = DEFAULT_SCALE
     # last wrong step (1-based), 0 if never wrong
     last_wrong = np.where(wrong.any(axis=0), n_steps - np.argmax(wrong[::-1], axis=0), 0)
     correct_at_end = ~wrong[-1]
-    steps = np.where(correct_at_end, last_wrong + 1, n_steps)
+    steps = np.where(correct_at_end, last_wrong + 1, 1)
     return {"accuracy": float(correct_at_end.mean()), "mean_steps": float(steps.mean()), "exit_steps": steps}
 
 
@@ -117,28 +190,44 @@ def pareto_curve(outputs: np.ndarray, labels: np.ndarray, thresholds: np.ndarray
 
 
 def choose_threshold(outputs: np.ndarray, labels: np.ndarray, *, max_accuracy_loss: float | None = None,
-                     step_budget: float | None = None, scale: float = DEFAULT_SCALE,
+                     step_budget: float | None = None, scale: float | Sequence[float] = DEFAULT_SCALE,
                      thresholds: np.ndarray | None = None) -> dict:
-    """Pick the threshold on held-out outputs (give exactly one criterion).
+    """Pick the threshold (and, given several, the scale) on held-out outputs.
 
+    Give exactly one criterion:
     ``max_accuracy_loss``: the fewest mean steps whose accuracy is within that many
     points (a fraction, 0.005 = 0.5 points) of the full-length accuracy.
-    ``step_budget``: the most accurate threshold whose mean steps fit the budget.
-    Returns the chosen ``threshold`` with its validation accuracy and mean steps.
+    ``step_budget``: the most accurate setting whose mean steps fit the budget.
+
+    ``scale`` may be a sequence of candidate scales (the scale sets how fast the
+    confidence of a steady output grows; outputs of different magnitude need
+    different scales).  Returns the chosen ``threshold`` and ``scale`` with their
+    accuracy and mean steps on these outputs, and the full-length accuracy.
     """
     if (max_accuracy_loss is None) == (step_budget is None):
         raise ValueError("give exactly one of max_accuracy_loss (fraction) or step_budget (steps)")
-    curve = pareto_curve(outputs, labels, thresholds, scale)
-    full = float(fixed_step_curve(outputs, labels, scale)[-1])
+    scales = [scale] if np.ndim(scale) == 0 else list(scale)
+    if not scales:
+        raise ValueError("scale: give at least one candidate scale")
+    full = float(fixed_step_curve(outputs, labels)[-1])   # the final prediction does not depend on the scale
+    rows = []
+    for sc in scales:
+        curve = pareto_curve(outputs, labels, thresholds, sc)
+        for th, acc, steps in zip(curve["threshold"], curve["accuracy"], curve["mean_steps"]):
+            rows.append((float(th), float(sc), float(acc), float(steps)))
+    acc = np.array([r[2] for r in rows])
+    steps = np.array([r[3] for r in rows])
     if max_accuracy_loss is not None:
-        ok = curve["accuracy"] >= full - max_accuracy_loss
+        ok = acc >= full - max_accuracy_loss
         if not ok.any():
             raise ValueError("no threshold keeps the accuracy within max_accuracy_loss; add higher thresholds")
-        idx = np.flatnonzero(ok)[np.argmin(curve["mean_steps"][ok])]
+        cand = np.flatnonzero(ok)
+        idx = cand[np.lexsort((-acc[cand], steps[cand]))[0]]     # fewest steps, then most accurate
     else:
-        ok = curve["mean_steps"] <= step_budget
+        ok = steps <= step_budget
         if not ok.any():
             raise ValueError(f"no threshold reaches a mean of {step_budget} steps or fewer")
-        idx = np.flatnonzero(ok)[np.argmax(curve["accuracy"][ok])]
-    return {"threshold": float(curve["threshold"][idx]), "accuracy": float(curve["accuracy"][idx]),
-            "mean_steps": float(curve["mean_steps"][idx]), "full_accuracy": full}
+        cand = np.flatnonzero(ok)
+        idx = cand[np.lexsort((steps[cand], -acc[cand]))[0]]     # most accurate, then fewest steps
+    th, sc, a, st = rows[idx]
+    return {"threshold": th, "scale": sc, "accuracy": a, "mean_steps": st, "full_accuracy": full}

@@ -7,6 +7,9 @@ A *training script* is a Python file that defines::
                                         #  "spec": SpikeInputSpec, "n_classes": int}
     def build_model(p) -> DelaySNN
 
+``spec`` may be left out when the script builds its own inputs (image
+scripts); ``neurosim evaluate`` then needs the script's data
+(``neurosim compare``).
 ``epochs``, ``batch_size``, ``lr``, ``lr_delay``, ``weight_decay`` and ``seed``
 in ``PARAMS`` set the :class:`~neurosim.train.trainer.TrainConfig`.
 """
@@ -19,7 +22,7 @@ from pathlib import Path
 import torch
 
 from ..scripts import load_script, parse_overrides
-from .models import DelaySNN
+from .models import MODEL_CLASSES, DelaySNN
 from .pipeline import SpikeInputSpec
 from .trainer import TrainConfig, evaluate, fit
 
@@ -40,17 +43,38 @@ def _merge_params(module, overrides: dict) -> dict:
     return {k: _jsonable(v) for k, v in params.items()}
 
 
+def train_model(model, data: dict, p: dict, out: Path, *, script: str, resume: bool = False,
+                progress: bool = True, on_epoch=None) -> dict:
+    """Fit ``model`` on ``data`` (a script's ``load_data`` result, or its ``"ann"`` view),
+    reload the best checkpoint and test it; writes ``out/test.json`` and returns its summary."""
+    fields = {f for f in TrainConfig.__dataclass_fields__} - {"progress"}
+    config = TrainConfig(**{k: p[k] for k in fields if k in p}, progress=progress)
+    spec: SpikeInputSpec | None = data.get("spec")
+    meta = {"script": str(script), "params": p, "model_class": type(model).__name__,
+            "model_config": model.config, "input": spec.to_dict() if spec is not None else None,
+            "n_classes": int(data["n_classes"])}
+    result = fit(model, data["train"], data["val"], config, out, meta=meta, resume=resume, on_epoch=on_epoch)
+    best = torch.load(out / "best.pt", weights_only=False)
+    model.load_state_dict(best["model_state"])
+    test = evaluate(model, data["test"], n_classes=meta["n_classes"])
+    summary = {"out_dir": str(out), "best_epoch": result["best_epoch"],
+               "best_val_accuracy": result["best_val_accuracy"], "test_accuracy": test["accuracy"],
+               "test_per_class_accuracy": test["per_class_accuracy"], "n_test": test["n"], "params": p}
+    (out / "test.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def script_params(script: str | Path, overrides: dict) -> tuple[object, dict]:
+    """The training script module and its ``PARAMS`` with ``overrides`` applied."""
+    module = load_script(script, required=("PARAMS", "load_data", "build_model"))
+    return module, _merge_params(module, overrides)
+
+
 def train_command(args: argparse.Namespace) -> int:
-    module = load_script(args.script, required=("PARAMS", "load_data", "build_model"))
-    p = _merge_params(module, parse_overrides(args.set))
+    module, p = script_params(args.script, parse_overrides(args.set))
     data = module.load_data(p)
     model = module.build_model(p)
-    fields = {f for f in TrainConfig.__dataclass_fields__} - {"progress"}
-    config = TrainConfig(**{k: p[k] for k in fields if k in p}, progress=not args.no_progress)
     out = Path(args.out or Path("runs") / Path(args.script).stem)
-    spec: SpikeInputSpec = data["spec"]
-    meta = {"script": str(args.script), "params": p, "model_config": model.config,
-            "input": spec.to_dict(), "n_classes": int(data["n_classes"])}
 
     def report(row: dict) -> None:
         if not args.json:
@@ -58,19 +82,14 @@ def train_command(args: argparse.Namespace) -> int:
                   f" | val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.3f} ({row['seconds']:.1f} s)",
                   flush=True)
 
-    result = fit(model, data["train"], data["val"], config, out, meta=meta, resume=args.resume, on_epoch=report)
-    best = torch.load(out / "best.pt", weights_only=False)
-    model.load_state_dict(best["model_state"])
-    test = evaluate(model, data["test"], n_classes=meta["n_classes"])
-    summary = {"out_dir": str(out), "best_epoch": result["best_epoch"],
-               "best_val_accuracy": result["best_val_accuracy"], "test_accuracy": test["accuracy"],
-               "test_per_class_accuracy": test["per_class_accuracy"], "params": p}
-    (out / "test.json").write_text(json.dumps(summary, indent=2))
+    summary = train_model(model, data, p, out, script=args.script, resume=args.resume,
+                          progress=not args.no_progress, on_epoch=report)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(f"best epoch {result['best_epoch'] + 1}: val accuracy {result['best_val_accuracy']:.4f}; "
-              f"test accuracy {test['accuracy']:.4f} ({test['n']} samples); checkpoint {out / 'best.pt'}")
+        print(f"best epoch {summary['best_epoch'] + 1}: val accuracy {summary['best_val_accuracy']:.4f}; "
+              f"test accuracy {summary['test_accuracy']:.4f} ({summary['n_test']} samples); "
+              f"checkpoint {out / 'best.pt'}")
     return 0
 
 
@@ -80,13 +99,19 @@ def load_checkpoint(path: str | Path) -> tuple[DelaySNN, dict]:
     if not isinstance(state, dict) or state.get("format") != "neurosim-checkpoint-1":
         raise ValueError(f"{path} is not a neurosim checkpoint (written by neurosim train)")
     meta = state["meta"]
-    model = DelaySNN.from_config(meta["model_config"])
+    name = meta.get("model_class", "DelaySNN")
+    if name not in MODEL_CLASSES:
+        raise ValueError(f"{path} holds a {name!r}; this version reads {', '.join(MODEL_CLASSES)}")
+    model = MODEL_CLASSES[name].from_config(meta["model_config"])
     model.load_state_dict(state["model_state"])
     return model.eval(), meta
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
     model, meta = load_checkpoint(args.checkpoint)
+    if not meta.get("input"):
+        raise ValueError(f"{args.checkpoint} was trained on inputs built by its script "
+                         f"({meta.get('script')}), not from audio files: use neurosim compare")
     spec = SpikeInputSpec(**meta["input"])
     x, y = spec.load(args.data)
     res = evaluate(model, (x, y), n_classes=meta.get("n_classes"))

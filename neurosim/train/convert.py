@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
 
 from ..monitors import SpikeMonitor, StateMonitor
-from ..network import Network
+from ..network import Network, RunStats
 from ..neurons import LIF
 from ..populations import Population
 from .layers import SequenceBatchNorm
@@ -62,25 +63,50 @@ class ConvertedNetwork:
     spike_monitors: list[SpikeMonitor]
     output_monitor: StateMonitor
 
-    def run(self, seed: int = 0, backend: str = "auto") -> dict[str, object]:
+    def run(self, seed: int = 0, backend: str = "auto",
+            stop: Callable[[np.ndarray], bool] | None = None) -> dict[str, object]:
         """Simulate and return, aligned to the trained model's time axis,
         ``hidden_spikes`` (per layer, uint8 ``(T, n_l)``), ``output`` (``(T, n_out)``, mV) and
         ``stats`` (the simulator's :class:`~neurosim.RunStats` of the whole run).
 
         ``backend`` is any of ``Network.run``'s, e.g. ``"loihi2"`` for the
-        fixed-point emulator."""
+        fixed-point emulator.
+
+        ``stop``: a host-side early exit, e.g. ``ConfidenceExit(...).step``.  It
+        receives each step's output row ``(n_out,)`` as soon as the simulation has
+        produced it and returns ``True`` to end the run there; ``output`` then
+        holds the steps run (``exit_step = len(output)``) and the simulator has
+        not run the remaining steps.
+        """
         n_layers = len(self.hidden)
-        stats = self.net.run((self.n_steps + n_layers + 2) * self.net.dt, seed=seed, backend=backend,
-                             progress=False)
+        fill = n_layers + 2                 # output step i is simulator step fill + i
+        if stop is None:
+            stats = self.net.run((self.n_steps + fill) * self.net.dt, seed=seed, backend=backend, progress=False)
+            n_out = self.n_steps
+        else:
+            stats = self.net.run(fill * self.net.dt, seed=seed, backend=backend, progress=False)
+            n_out = 0
+            while n_out < self.n_steps:
+                more = self.net.run(self.net.dt, backend=backend, progress=False)
+                stats = _added(stats, more)
+                n_out += 1
+                if stop(self.output_monitor["v"][-1]):
+                    break
         spikes = []
         for layer, mon in enumerate(self.spike_monitors, start=1):
             steps = np.rint(mon.times / self.net.dt).astype(np.int64) - layer
-            keep = steps < self.n_steps
-            dense = np.zeros((self.n_steps, mon.source.n), dtype=np.uint8)
+            keep = steps < n_out
+            dense = np.zeros((n_out, mon.source.n), dtype=np.uint8)
             dense[steps[keep], mon.indices[keep]] = 1
             spikes.append(dense)
-        out = self.output_monitor["v"][n_layers + 2:n_layers + 2 + self.n_steps]
+        out = self.output_monitor["v"][fill:fill + n_out]
         return {"hidden_spikes": spikes, "output": out, "stats": stats}
+
+
+def _added(a: RunStats, b: RunStats) -> RunStats:
+    """Statistics of two consecutive runs as one."""
+    return RunStats(a.duration + b.duration, a.steps + b.steps, a.wall_time + b.wall_time, a.spikes + b.spikes,
+                    a.synaptic_events + b.synaptic_events, b.backend)
 
 
 def to_network(model: DelaySNN, counts: np.ndarray, dt_ms: float, align_bias: bool = True) -> ConvertedNetwork:

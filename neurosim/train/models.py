@@ -29,7 +29,96 @@ from .delays import DelayProjection
 from .layers import LIF, LeakyReadout, SequenceBatchNorm, SequenceDropout, resolve_beta
 
 
-class DelaySNN(nn.Module):
+class _DelayStack(nn.Module):
+    """Layers shared by :class:`DelaySNN` and :class:`DelayANN`.
+
+    Per hidden layer: delay projection, optional BatchNorm, an activation
+    (``self.neurons``), dropout; then an output delay projection and
+    ``self.readout``.  The input is padded once with ``tail`` silent steps per
+    layer (see the module docstring).  With ``record_layers = True`` every
+    forward pass keeps each hidden layer's output ``(T', batch, n)`` in
+    ``layer_outputs`` (spikes of an SNN, activations of an ANN).
+    """
+
+    def _build_stack(self, n_in: int, n_hidden: Sequence[int], n_out: int, delays: str, max_delay: int,
+                     dropout: float, batchnorm: bool, tail: int | None, memory_saving: bool, seed: int,
+                     activations: list[nn.Module], readout: nn.Module) -> None:
+        if not n_hidden:
+            raise ValueError(f"{type(self).__name__}: 'n_hidden' needs at least one hidden layer, e.g. (256, 256)")
+        gen = torch.Generator().manual_seed(int(seed))
+        sizes = [int(n_in), *[int(h) for h in n_hidden]]
+        self.projections = nn.ModuleList(
+            DelayProjection(a, c, max_delay, delays, tail=0, generator=gen)
+            for a, c in zip(sizes, [*sizes[1:], int(n_out)]))
+        self.norms = nn.ModuleList(SequenceBatchNorm(h) if batchnorm else nn.Identity() for h in sizes[1:])
+        self.neurons = nn.ModuleList(activations)
+        self.dropouts = nn.ModuleList(SequenceDropout(dropout) for _ in sizes[1:])
+        self.readout = readout
+        per_layer = (int(max_delay) // 2 if delays != "none" else 0) if tail is None else int(tail)
+        if per_layer < 0:
+            raise ValueError(f"{type(self).__name__}: 'tail' must be >= 0 steps, got {tail!r}")
+        self.total_tail = per_layer * len(self.projections)
+        self.memory_saving = bool(memory_saving)
+        self.record_layers = False
+        self.layer_outputs: list[torch.Tensor] = []
+        self._recomputing = False
+
+    @contextlib.contextmanager
+    def _recomputation(self):
+        self._recomputing = True
+        try:
+            yield
+        finally:
+            self._recomputing = False
+
+    @classmethod
+    def from_config(cls, config: dict):
+        """Rebuild from :attr:`config` (as stored in checkpoints)."""
+        cfg = dict(config)
+        return cls(cfg.pop("n_in"), cfg.pop("n_hidden"), cfg.pop("n_out"), **cfg)
+
+    def _hidden(self, layer: int, x: torch.Tensor) -> torch.Tensor:
+        z = self.projections[layer](x)
+        norm = self.norms[layer]
+        if isinstance(norm, SequenceBatchNorm):
+            # activation checkpointing runs this twice: update running statistics once
+            z = norm(z, update_stats=not self._recomputing)
+        return self.dropouts[layer](self.neurons[layer](z))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Input ``(T, batch, n_in)`` -> per-step output ``(T + total_tail, batch, n_out)``."""
+        if x.dim() != 3 or x.shape[-1] != self.config["n_in"]:
+            raise ValueError(f"{type(self).__name__}: expected input of shape (T, batch, {self.config['n_in']}), "
+                             f"got {tuple(x.shape)}")
+        self.layer_outputs = []
+        if self.total_tail:
+            x = F.pad(x, (0, 0, 0, 0, 0, self.total_tail))
+        for layer in range(len(self.neurons)):
+            if self.memory_saving and self.training and torch.is_grad_enabled():
+                x = checkpoint(self._hidden, layer, x, use_reentrant=False,
+                               context_fn=lambda: (contextlib.nullcontext(), self._recomputation()))
+            else:
+                x = self._hidden(layer, x)
+            if self.record_layers:
+                self.layer_outputs.append(x.detach())
+        return self.readout(self.projections[-1](x))
+
+    def delay_projections(self) -> list[DelayProjection]:
+        return list(self.projections)
+
+    def after_step(self) -> None:
+        """Call after each optimiser step: keep delays in range."""
+        for p in self.projections:
+            if p.mode == "learned":
+                p.clamp_delays()
+
+    def end_epoch(self, epoch: int, n_epochs: int) -> None:
+        """Call after each epoch: the paper's sigma schedule over the first quarter."""
+        for p in self.projections:
+            p.decay_sigma(epoch, n_epochs // 4)
+
+
+class DelaySNN(_DelayStack):
     """Feed-forward spiking network with per-synapse delays.
 
     Args:
@@ -48,6 +137,9 @@ class DelaySNN(nn.Module):
         memory_saving: recompute each hidden layer in the backward pass
             (activation checkpointing) instead of storing its activations.
         seed: seed of the weight and delay initialisation.
+
+    The output ``(T', batch, n_out)`` is the read-out membrane at every step;
+    :func:`readout_loss` trains it and :func:`predict` decides.
     """
 
     def __init__(self, n_in: int, n_hidden: Sequence[int], n_out: int, *, delays: str = "learned",
@@ -56,86 +148,61 @@ class DelaySNN(nn.Module):
                  surrogate: str | tuple = ("atan", 5.0), tail: int | None = None,
                  memory_saving: bool = False, seed: int = 0):
         super().__init__()
-        if not n_hidden:
-            raise ValueError("DelaySNN: 'n_hidden' needs at least one hidden layer, e.g. (256, 256)")
         b = resolve_beta(beta, tau_m, dt)
         self.config = dict(n_in=int(n_in), n_hidden=[int(h) for h in n_hidden], n_out=int(n_out),
                            delays=delays, max_delay=int(max_delay), beta=b, threshold=float(threshold),
                            dropout=float(dropout), batchnorm=bool(batchnorm),
                            surrogate=list(surrogate) if isinstance(surrogate, tuple) else surrogate,
                            tail=tail, memory_saving=bool(memory_saving), seed=int(seed))
-        gen = torch.Generator().manual_seed(int(seed))
-        sizes = [int(n_in), *self.config["n_hidden"]]
-        self.projections = nn.ModuleList(
-            DelayProjection(a, c, max_delay, delays, tail=0, generator=gen)
-            for a, c in zip(sizes, [*sizes[1:], int(n_out)]))
-        self.norms = nn.ModuleList(SequenceBatchNorm(h) if batchnorm else nn.Identity()
-                                   for h in self.config["n_hidden"])
         sg = tuple(surrogate) if isinstance(surrogate, list) else surrogate
-        self.neurons = nn.ModuleList(LIF(h, b, threshold=threshold, reset="zero", surrogate=sg)
-                                     for h in self.config["n_hidden"])
-        self.dropouts = nn.ModuleList(SequenceDropout(dropout) for _ in self.config["n_hidden"])
-        self.readout = LeakyReadout(int(n_out), b)
-        per_layer = (int(max_delay) // 2 if delays != "none" else 0) if tail is None else int(tail)
-        if per_layer < 0:
-            raise ValueError(f"DelaySNN: 'tail' must be >= 0 steps, got {tail!r}")
-        self.total_tail = per_layer * len(self.projections)
-        self.memory_saving = bool(memory_saving)
-        self.spike_counts: list[torch.Tensor] = []
-        self._recomputing = False
+        neurons = [LIF(h, b, threshold=threshold, reset="zero", surrogate=sg) for h in self.config["n_hidden"]]
+        self._build_stack(n_in, n_hidden, n_out, delays, max_delay, dropout, batchnorm, tail, memory_saving,
+                          seed, neurons, LeakyReadout(int(n_out), b))
 
-    @contextlib.contextmanager
-    def _recomputation(self):
-        self._recomputing = True
-        try:
-            yield
-        finally:
-            self._recomputing = False
 
-    @classmethod
-    def from_config(cls, config: dict) -> DelaySNN:
-        """Rebuild from :attr:`config` (as stored in checkpoints)."""
-        cfg = dict(config)
-        return cls(cfg.pop("n_in"), cfg.pop("n_hidden"), cfg.pop("n_out"), **cfg)
+class DelayANN(_DelayStack):
+    """The ANN of :class:`DelaySNN`'s topology: the same delay projections, BatchNorm
+    and dropout, ReLU instead of LIF neurons, and the output projection's value at
+    each step as the logits (no leaky read-out).
 
-    def _hidden(self, layer: int, x: torch.Tensor) -> torch.Tensor:
-        z = self.projections[layer](x)
-        norm = self.norms[layer]
-        if isinstance(norm, SequenceBatchNorm):
-            # activation checkpointing runs this twice: update running statistics once
-            z = norm(z, update_stats=not self._recomputing)
-        return self.dropouts[layer](self.neurons[layer](z))
+    Trained with cross-entropy of the time-averaged logits (:meth:`loss`),
+    deciding by their sum (:meth:`predict`).  On static inputs (``T = 1``,
+    ``delays="none"``) it is a plain multi-layer perceptron.  Build one from an
+    SNN with :func:`neurosim.baselines.ann_of`.
+    """
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Input ``(T, batch, n_in)`` (spike counts) -> output membranes ``(T', batch, n_out)``."""
-        if x.dim() != 3 or x.shape[-1] != self.config["n_in"]:
-            raise ValueError(f"DelaySNN: expected input of shape (T, batch, {self.config['n_in']}), "
-                             f"got {tuple(x.shape)}")
-        self.spike_counts = []
-        if self.total_tail:
-            x = F.pad(x, (0, 0, 0, 0, 0, self.total_tail))
-        for layer in range(len(self.neurons)):
-            if self.memory_saving and self.training and torch.is_grad_enabled():
-                x = checkpoint(self._hidden, layer, x, use_reentrant=False,
-                               context_fn=lambda: (contextlib.nullcontext(), self._recomputation()))
-            else:
-                x = self._hidden(layer, x)
-            self.spike_counts.append(x.detach().sum(0))
-        return self.readout(self.projections[-1](x))
+    def __init__(self, n_in: int, n_hidden: Sequence[int], n_out: int, *, delays: str = "none",
+                 max_delay: int = 24, dropout: float = 0.0, batchnorm: bool = True, tail: int | None = None,
+                 memory_saving: bool = False, seed: int = 0):
+        super().__init__()
+        self.config = dict(n_in=int(n_in), n_hidden=[int(h) for h in n_hidden], n_out=int(n_out),
+                           delays=delays, max_delay=int(max_delay), dropout=float(dropout),
+                           batchnorm=bool(batchnorm), tail=tail, memory_saving=bool(memory_saving), seed=int(seed))
+        self._build_stack(n_in, n_hidden, n_out, delays, max_delay, dropout, batchnorm, tail, memory_saving,
+                          seed, [nn.ReLU() for _ in self.config["n_hidden"]], nn.Identity())
 
-    def delay_projections(self) -> list[DelayProjection]:
-        return list(self.projections)
+    @staticmethod
+    def loss(u: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of the time-averaged logits ``u`` ``(T, batch, C)``."""
+        return F.cross_entropy(u.mean(0), y)
 
-    def after_step(self) -> None:
-        """Call after each optimiser step: keep delays in range."""
-        for p in self.projections:
-            if p.mode == "learned":
-                p.clamp_delays()
+    @staticmethod
+    def predict(u: torch.Tensor) -> torch.Tensor:
+        """Class decision: argmax of the summed logits."""
+        return u.sum(0).argmax(-1)
 
-    def end_epoch(self, epoch: int, n_epochs: int) -> None:
-        """Call after each epoch: the paper's sigma schedule over the first quarter."""
-        for p in self.projections:
-            p.decay_sigma(epoch, n_epochs // 4)
+
+MODEL_CLASSES = {"DelaySNN": DelaySNN, "DelayANN": DelayANN}
+
+
+def model_loss(model: nn.Module, u: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The training loss of ``model``: its own ``loss`` if it has one, else :func:`readout_loss`."""
+    return model.loss(u, y) if hasattr(model, "loss") else readout_loss(u, y)
+
+
+def model_predict(model: nn.Module, u: torch.Tensor) -> torch.Tensor:
+    """The decision rule of ``model``: its own ``predict`` if it has one, else :func:`predict`."""
+    return model.predict(u) if hasattr(model, "predict") else predict(u)
 
 
 def softmax_sum(u: torch.Tensor) -> torch.Tensor:

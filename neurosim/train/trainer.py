@@ -27,7 +27,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..atomic import atomic_path
-from .models import predict, readout_loss
+from .models import model_loss, model_predict
 
 CHECKPOINT_FORMAT = "neurosim-checkpoint-1"
 
@@ -80,8 +80,8 @@ def evaluate(model: nn.Module, data, batch_size: int = 256, n_classes: int | Non
     for lo in range(0, len(y), batch_size):
         u = model(as_batch(x[lo:lo + batch_size]))
         yb = torch.from_numpy(y[lo:lo + batch_size])
-        loss_sum += float(readout_loss(u, yb)) * len(yb)
-        preds.append(predict(u).numpy())
+        loss_sum += float(model_loss(model, u, yb)) * len(yb)
+        preds.append(model_predict(model, u).numpy())
     model.train(was_training)
     pred = np.concatenate(preds) if preds else np.zeros(0, np.int64)
     k = int(n_classes if n_classes is not None else max(int(y.max(initial=-1)), int(pred.max(initial=-1))) + 1)
@@ -165,7 +165,7 @@ def fit(model: nn.Module, train, val, config: TrainConfig, out_dir: str | os.Pat
             idx = order[b * config.batch_size:(b + 1) * config.batch_size]
             yb = torch.from_numpy(y_tr[idx])
             u = model(as_batch(x_tr[idx]))
-            loss = readout_loss(u, yb)
+            loss = model_loss(model, u, yb)
             opt_w.zero_grad(set_to_none=True)
             if opt_d is not None:
                 opt_d.zero_grad(set_to_none=True)
@@ -176,7 +176,7 @@ def fit(model: nn.Module, train, val, config: TrainConfig, out_dir: str | os.Pat
             if hasattr(model, "after_step"):
                 model.after_step()
             loss_sum += float(loss.detach()) * len(idx)
-            correct += int((predict(u.detach()) == yb).sum())
+            correct += int((model_predict(model, u.detach()) == yb).sum())
             bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
         lr_now = opt_w.param_groups[0]["lr"]
         sched_w.step()
