@@ -181,9 +181,9 @@ def oracle(outputs: np.ndarray, labels: np.ndarray, scale: float = DEFAULT_SCALE
 
 def pareto_curve(outputs: np.ndarray, labels: np.ndarray, thresholds: np.ndarray | None = None,
                  scale: float = DEFAULT_SCALE) -> dict:
-    """Accuracy and mean steps of the exit rule for each threshold (default 0.10 ... 0.999)."""
+    """Accuracy and mean steps of the exit rule for each threshold (default 0.10 ... 0.9999)."""
     ths = np.asarray(thresholds if thresholds is not None
-                     else np.concatenate([np.linspace(0.1, 0.9, 33), [0.95, 0.98, 0.99, 0.995, 0.999]]))
+                     else np.concatenate([np.linspace(0.1, 0.9, 33), [0.95, 0.98, 0.99, 0.995, 0.999, 0.9995, 0.9999]]))
     rows = [dynamic_confidence(outputs, labels, th, scale) for th in ths]
     return {"threshold": ths, "accuracy": np.array([r["accuracy"] for r in rows]),
             "mean_steps": np.array([r["mean_steps"] for r in rows])}
