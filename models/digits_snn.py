@@ -26,11 +26,18 @@ PARAMS = dict(
 )
 
 
-def load_data(p: dict) -> dict:
-    return image_task("digits", p["n_steps"], p["max_rate_hz"], p["dt_ms"], max_train=p["max_train"],
-                      seed=p["seed"])
+def image_script(task: str, n_pixels: int):
+    """``load_data`` and ``build_model`` of an image task (also used by ``mnist5k_snn.py``)."""
+
+    def load_data(p: dict) -> dict:
+        return image_task(task, p["n_steps"], p["max_rate_hz"], p["dt_ms"], max_train=p["max_train"],
+                          seed=p["seed"])
+
+    def build_model(p: dict) -> DelaySNN:
+        return DelaySNN(n_pixels, p["hidden"], 10, delays="none", tau_m=p["tau_m_ms"], dt=p["dt_ms"],
+                        dropout=p["dropout"], seed=p["seed"])
+
+    return load_data, build_model
 
 
-def build_model(p: dict) -> DelaySNN:
-    return DelaySNN(64, p["hidden"], 10, delays="none", tau_m=p["tau_m_ms"], dt=p["dt_ms"],
-                    dropout=p["dropout"], seed=p["seed"])
+load_data, build_model = image_script("digits", 64)
