@@ -98,6 +98,8 @@ def make_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--out", help="output folder (default runs/compare/<script name>)")
     cmp_.add_argument("--max-loss", type=float, default=0.005,
                       help="accuracy the exits may lose on validation, a fraction (default 0.005 = 0.5 points)")
+    cmp_.add_argument("--step-budget", type=float, metavar="STEPS",
+                      help="instead of --max-loss: the most accurate exits within this mean number of steps")
     cmp_.add_argument("--target", default="loihi2",
                       help="hardware target for the SNN's energy/latency estimate, or 'none' (default loihi2)")
     cmp_.add_argument("--retrain", action="store_true", help="train both models even if checkpoints exist")
@@ -112,9 +114,12 @@ def _compare(args: argparse.Namespace) -> int:
     from .infer.compare import compare, to_markdown  # needs PyTorch
     if not 0.0 <= args.max_loss < 1.0:
         raise ValueError(f"--max-loss is a fraction in [0, 1), got {args.max_loss}")
+    if args.step_budget is not None and not args.step_budget >= 1:
+        raise ValueError(f"--step-budget is a mean number of steps >= 1, got {args.step_budget}")
     log = (lambda msg: None) if args.json else (lambda msg: print(msg, flush=True))
     report = compare(args.script, overrides=parse_overrides(args.set), out_dir=args.out,
-                     max_accuracy_loss=args.max_loss, target=None if args.target == "none" else args.target,
+                     max_accuracy_loss=args.max_loss if args.step_budget is None else None,
+                     step_budget=args.step_budget, target=None if args.target == "none" else args.target,
                      retrain=args.retrain, progress=not args.no_progress and not args.json, log=log)
     if args.plot:
         import matplotlib

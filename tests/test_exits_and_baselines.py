@@ -159,5 +159,10 @@ def test_compare_command_reports_snn_exits_and_ann(tmp_path, capsys):
                     out_dir=tmp_path, target=None, log=said.append)
     assert said == [f"SNN: reusing {tmp_path / 'snn' / 'best.pt'}", f"ANN: reusing {tmp_path / 'ann' / 'best.pt'}"]
     assert again["rows"][0]["accuracy"] == fixed["accuracy"]
+    budget = compare(script, overrides={"max_train": 150, "epochs": 2, "n_steps": 12, "hidden": [32]},
+                     out_dir=tmp_path, target=None, max_accuracy_loss=None, step_budget=4.0, log=said.append)
+    assert budget["exit"]["validation_mean_steps"] <= 4.0 and budget["exit"]["step_budget"] == 4.0
     assert main(["compare", script, "--max-loss", "2"]) == 2
     assert "--max-loss" in capsys.readouterr().err
+    assert main(["compare", script, "--step-budget", "0"]) == 2
+    assert "--step-budget" in capsys.readouterr().err

@@ -134,7 +134,8 @@ def _neuron_counts(model, x: np.ndarray, exit_steps: np.ndarray | None, batch_si
 
 
 def compare(script: str | os.PathLike, *, overrides: dict | None = None, out_dir: str | os.PathLike | None = None,
-            max_accuracy_loss: float = 0.005, scales=DEFAULT_SCALES, target: str | None = "loihi2",
+            max_accuracy_loss: float | None = 0.005, step_budget: float | None = None,
+            scales=DEFAULT_SCALES, target: str | None = "loihi2",
             retrain: bool = False, progress: bool = False, log: Callable[[str], None] = print) -> dict:
     """Train or reload the SNN of ``script`` and its ANN twin; measure both (see the module docstring).
 
@@ -144,6 +145,8 @@ def compare(script: str | os.PathLike, *, overrides: dict | None = None, out_dir
         out_dir: where checkpoints and reports go (default ``runs/compare/<script name>``);
             ``snn/best.pt`` and ``ann/best.pt`` there are reused when their parameters match.
         max_accuracy_loss: accuracy (a fraction) the exits may lose on validation.
+        step_budget: instead, the most accurate exits whose mean steps on validation fit
+            this budget (give ``max_accuracy_loss=None``).
         scales: candidate confidence scales for the threshold search.
         target: hardware target for the SNN's energy and latency estimate (``None``: skip).
         retrain: train both models even if checkpoints exist.
@@ -167,7 +170,8 @@ def compare(script: str | os.PathLike, *, overrides: dict | None = None, out_dir
     val = snn_activity(snn, x_val)
     test = snn_activity(snn, x_test)
     n_steps = test["outputs"].shape[0]
-    pick = choose_threshold(val["outputs"], y_val, max_accuracy_loss=max_accuracy_loss, scale=scales)
+    pick = choose_threshold(val["outputs"], y_val, max_accuracy_loss=max_accuracy_loss, step_budget=step_budget,
+                            scale=scales)
     dc = dynamic_confidence(test["outputs"], y_test, pick["threshold"], pick["scale"])
     orc = oracle(test["outputs"], y_test, pick["scale"])
     curve = fixed_step_curve(test["outputs"], y_test)
@@ -212,6 +216,7 @@ def compare(script: str | os.PathLike, *, overrides: dict | None = None, out_dir
         "script": str(script), "params": p, "out_dir": str(out), "n_test": int(len(y_test)),
         "snn_steps": int(n_steps), "snn_trained_rule_accuracy": evaluate(snn, (x_test, y_test))["accuracy"],
         "exit": {"threshold": pick["threshold"], "scale": pick["scale"], "max_accuracy_loss": max_accuracy_loss,
+                 "step_budget": step_budget,
                  "validation_accuracy": pick["accuracy"], "validation_mean_steps": pick["mean_steps"],
                  "validation_full_accuracy": pick["full_accuracy"],
                  "step_reduction": 1.0 - dc["mean_steps"] / n_steps,
@@ -254,8 +259,10 @@ def to_markdown(report: dict) -> str:
         cells.append(_fmt(r.get("cpu_ms_per_sample"), ".3f"))
         lines.append("| " + " | ".join(cells) + " |")
     e = report["exit"]
-    lines += ["", f"Exit threshold {e['threshold']:.3f} at scale {e['scale']:g}, chosen on validation "
-                  f"(accuracy loss allowed {100 * e['max_accuracy_loss']:.1f} points): "
+    rule = (f"mean steps at most {e['step_budget']:g}" if e.get("step_budget") is not None
+            else f"accuracy loss allowed {100 * e['max_accuracy_loss']:.1f} points")
+    lines += ["", f"Exit threshold {e['threshold']:.4g} at scale {e['scale']:g}, chosen on validation "
+                  f"({rule}): "
                   f"{100 * e['step_reduction']:.1f} % fewer steps, accuracy change "
                   f"{100 * e['accuracy_change']:+.2f} points on {report['n_test']} test samples.",
               f"Energy basis: {report['energy_basis']['source']}."]
