@@ -9,6 +9,7 @@ Compare:  neurosim compare models/digits_snn.py     (SNN, dynamic-confidence exi
 """
 from neurosim.data import image_task
 from neurosim.train.models import DelaySNN
+from neurosim.train.pipeline import SpikeInputSpec
 
 PARAMS = dict(
     n_steps=64,            # time steps per image
@@ -30,8 +31,11 @@ def image_script(task: str, n_pixels: int):
     """``load_data`` and ``build_model`` of an image task (also used by ``mnist5k_snn.py``)."""
 
     def load_data(p: dict) -> dict:
-        return image_task(task, p["n_steps"], p["max_rate_hz"], p["dt_ms"], max_train=p["max_train"],
+        data = image_task(task, p["n_steps"], p["max_rate_hz"], p["dt_ms"], max_train=p["max_train"],
                           seed=p["seed"])
+        # stored in checkpoints: neurosim deploy / evaluate read SHD-schema files of these spike trains
+        data["spec"] = SpikeInputSpec(dt_ms=p["dt_ms"], n_steps=p["n_steps"], n_units=n_pixels)
+        return data
 
     def build_model(p: dict) -> DelaySNN:
         return DelaySNN(n_pixels, p["hidden"], 10, delays="none", tau_m=p["tau_m_ms"], dt=p["dt_ms"],

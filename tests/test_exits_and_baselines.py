@@ -162,6 +162,9 @@ def test_compare_command_reports_snn_exits_and_ann(tmp_path, capsys):
     budget = compare(script, overrides={"max_train": 150, "epochs": 2, "n_steps": 12, "hidden": [32]},
                      out_dir=tmp_path, target=None, max_accuracy_loss=None, step_budget=4.0, log=said.append)
     assert budget["exit"]["validation_mean_steps"] <= 4.0 and budget["exit"]["step_budget"] == 4.0
+    from neurosim.hardware.deploy import deploy                     # image checkpoints deploy too
+    dep = deploy(tmp_path / "snn" / "best.pt", "loihi2", tmp_path / "deploy")
+    assert dep["synapses"] == 64 * 32 + 32 * 10 and (tmp_path / "deploy" / "model.net").exists()
     assert main(["compare", script, "--max-loss", "2"]) == 2
     assert "--max-loss" in capsys.readouterr().err
     assert main(["compare", script, "--step-budget", "0"]) == 2
