@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from neurosim.baselines import ann_of
-from neurosim.infer import ConfidenceExit, confidence_trace, dynamic_confidence
+from neurosim.infer import ConfidenceExit, confidence_trace, dynamic_confidence, softmax_evidence
 from neurosim.infer.costs import ann_activity, ops_until, snn_activity
 from neurosim.train.convert import to_network
 from neurosim.train.models import DelayANN, DelaySNN
@@ -58,12 +58,14 @@ def test_pytorch_and_simulator_exit_at_the_same_step():
     model, counts = _model_and_counts(seed=1)
     with torch.no_grad():
         torch_out = model(torch.from_numpy(counts).double()[:, None, :]).numpy()
-    scale = 3.0
-    threshold = _threshold_mid_run(torch_out[:, 0], scale)
-    torch_exit = dynamic_confidence(torch_out, None, threshold, scale)["exit_steps"][0]
+    scale = 0.3                                    # on the per-step evidence softmax(u[t]), as compare does
+    evidence = softmax_evidence(torch_out)
+    conf, _ = confidence_trace(evidence, scale)
+    threshold = float(conf[: len(conf) // 2, 0].max()) - 1e-9     # crossed within the first half
+    torch_exit = dynamic_confidence(evidence, None, threshold, scale)["exit_steps"][0]
     rule = ConfidenceExit(threshold, scale)
-    to_network(model, counts, dt_ms=1.0).run(stop=rule.step)
-    assert rule.exit_steps[0] == torch_exit
+    to_network(model, counts, dt_ms=1.0).run(stop=lambda row: rule.step(softmax_evidence(row)))
+    assert torch_exit <= torch_out.shape[0] // 2 and rule.exit_steps[0] == torch_exit
 
 
 # ------------------------------------------------------------------ operation counts

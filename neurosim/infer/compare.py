@@ -19,9 +19,10 @@ test split:
 - latency: time steps, the target's time per inference, and measured CPU
   wall-clock per sample of both PyTorch models (batch inference, this machine).
 
-SNN decisions here use the exit rule's prediction (argmax of the running sum
-of outputs), so the full-length accuracy and the exit accuracy are measured
-with one rule; the model's own training-time rule is reported beside it.
+The exit rule reads the SNN's per-step evidence ``softmax(u[t])`` of its
+read-out ``u`` (:func:`~neurosim.infer.softmax_evidence`): a ``DelaySNN``
+decides by the sum of these, so the full-length row is the model's own
+decision and the exits stop that same sum early.
 """
 from __future__ import annotations
 
@@ -40,10 +41,11 @@ from ..hardware.energy import ANN_PLATFORMS
 from ..train.commands import script_params, train_model
 from ..train.models import model_predict
 from ..train.trainer import as_batch, evaluate
-from .confidence import choose_threshold, dynamic_confidence, fixed_step_curve, oracle, pareto_curve
+from .confidence import (choose_threshold, dynamic_confidence, fixed_step_curve, oracle, pareto_curve,
+                         softmax_evidence)
 from .costs import ann_activity, ops_until, snn_activity
 
-DEFAULT_SCALES = (1.0, 3.0, 10.0, 30.0, 100.0)
+DEFAULT_SCALES = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 ARITHMETIC_PLATFORM = "fp32_45nm"
 
 
@@ -169,6 +171,8 @@ def compare(script: str | os.PathLike, *, overrides: dict | None = None, out_dir
 
     val = snn_activity(snn, x_val)
     test = snn_activity(snn, x_test)
+    for rec in (val, test):          # the SNN's per-step evidence: what its decision rule sums
+        rec["outputs"] = softmax_evidence(rec["outputs"])
     n_steps = test["outputs"].shape[0]
     pick = choose_threshold(val["outputs"], y_val, max_accuracy_loss=max_accuracy_loss, step_budget=step_budget,
                             scale=scales)

@@ -39,13 +39,32 @@ def _check_outputs(outputs: np.ndarray) -> np.ndarray:
     return out
 
 
+def _softmax(x: np.ndarray) -> np.ndarray:
+    z = x - x.max(axis=-1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(axis=-1, keepdims=True)
+    return p
+
+
 def _softmax_confidence(evidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``max_k softmax(evidence)`` and ``argmax_k`` over the last axis (one code path for
     the offline trace and the online rule, so identical outputs give identical exits)."""
-    z = evidence - evidence.max(axis=-1, keepdims=True)
-    p = np.exp(z)
-    p /= p.sum(axis=-1, keepdims=True)
+    p = _softmax(evidence)
     return p.max(axis=-1), p.argmax(axis=-1)
+
+
+def softmax_evidence(outputs: np.ndarray) -> np.ndarray:
+    """Per-step class probabilities ``softmax(o[t])`` (over the last axis, any shape).
+
+    A :class:`~neurosim.train.models.DelaySNN` is trained to decide by the sum of
+    these over time, so they are its per-step evidence: fed to the exit rule, the
+    full-length answer is the model's own.  Apply it row by row online
+    (``rule.step(softmax_evidence(row))``); the arithmetic is the same.
+    """
+    out = np.asarray(outputs, dtype=np.float64)
+    if out.ndim < 1 or out.shape[-1] < 2 or not np.all(np.isfinite(out)):
+        raise ValueError(f"outputs must be finite with >= 2 classes on the last axis, got shape {out.shape}")
+    return _softmax(out)
 
 
 def _check_scale(scale: float) -> float:
