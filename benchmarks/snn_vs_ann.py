@@ -2,8 +2,10 @@
 
 Runs ``neurosim compare`` (:func:`neurosim.infer.compare.compare`) for each
 task and seed (training the models the first time, reusing their
-checkpoints after that) and prints one Markdown row per task with the mean
-and standard deviation over seeds; ``--json`` keeps every run's report.
+checkpoints after that) and prints one Markdown row per task and SNN route
+(trained with surrogate gradients; converted from the ANN, for static
+inputs) with the mean and standard deviation over seeds; ``--json`` keeps
+every run's report.
 
     NEUROSIM_FSDD=../shared/data/fsdd/recordings \\
         python benchmarks/snn_vs_ann.py --tasks digits mnist5k fsdd --seeds 1 2 3 --runs runs/compare
@@ -23,27 +25,30 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = {"digits": "digits_snn.py", "mnist5k": "mnist5k_snn.py", "fsdd": "fsdd_delays.py"}
 
 
-def _row(task: str, reports: list[dict]) -> str:
+def _rows(task: str, reports: list[dict]) -> list[str]:
+    """One Markdown row per SNN route: mean ± standard deviation over the seeds."""
     def stat(values, scale=1.0, fmt=".1f"):
         v = scale * np.asarray(values, dtype=float)
         spread = v.std(ddof=1) if len(v) > 1 else 0.0
         return f"{v.mean():{fmt}} ± {spread:{fmt.lstrip('+')}}"
 
-    rows = [{r["model"]: r for r in rep["rows"]} for rep in reports]
-    fixed = [r["SNN, fixed steps"] for r in rows]
-    dc = [r["SNN, dynamic confidence"] for r in rows]
-    orc = [r["SNN, oracle bound"] for r in rows]
-    ann = [r["ANN (same topology)"] for r in rows]
-    acc = lambda rs: [r["accuracy"] for r in rs]
-    gap = np.subtract(acc(fixed), acc(ann))
-    change = np.subtract(acc(dc), acc(fixed))
-    fewer = [rep["exit"]["step_reduction"] for rep in reports]
-    energy = lambda rs: [r["arithmetic_energy_uj"] for r in rs]
-    return (f"| {task} | {stat(acc(ann), 100)} | {stat(acc(fixed), 100)} (T = {reports[0]['snn_steps']}) | "
-            f"{stat(gap, 100, '+.1f')} | {stat(acc(dc), 100)} at {stat([r['time_steps'] for r in dc])} steps | "
-            f"{stat(fewer, 100, '.0f')} % | {stat(change, 100, '+.2f')} | "
+    out = []
+    for label in reports[0]["snns"]:
+        pick = lambda kind: [next(r for r in rep["rows"] if r["snn"] == label and r["kind"] == kind)
+                             for rep in reports]
+        fixed, dc, orc = pick("fixed steps"), pick("dynamic confidence"), pick("oracle bound")
+        ann = [next(r for r in rep["rows"] if r["kind"] == "ANN") for rep in reports]
+        acc = lambda rs: [r["accuracy"] for r in rs]
+        energy = lambda rs: [r["arithmetic_energy_uj"] for r in rs]
+        fewer = [rep["snns"][label]["exit"]["step_reduction"] for rep in reports]
+        out.append(
+            f"| {task} | {label} | {stat(acc(ann), 100)} | {stat(acc(fixed), 100)} "
+            f"(T = {reports[0]['snns'][label]['steps']}) | {stat(np.subtract(acc(fixed), acc(ann)), 100, '+.1f')} | "
+            f"{stat(acc(dc), 100)} at {stat([r['time_steps'] for r in dc])} | {stat(fewer, 100, '.0f')} % | "
+            f"{stat(np.subtract(acc(dc), acc(fixed)), 100, '+.2f')} | "
             f"{stat(acc(orc), 100)} at {stat([r['time_steps'] for r in orc])} | "
             f"{stat(energy(ann), 1, '.3f')} / {stat(energy(fixed), 1, '.3f')} / {stat(energy(dc), 1, '.3f')} |")
+    return out
 
 
 def main(argv=None) -> int:
@@ -65,10 +70,11 @@ def main(argv=None) -> int:
                                    target=None if args.target == "none" else args.target,
                                    log=lambda msg: print(msg, file=sys.stderr, flush=True)))
         everything[task] = reports
-        lines.append(_row(task, reports))
-    print("| task | ANN accuracy [%] | SNN accuracy [%] | SNN - ANN [points] | SNN with exits [%] | fewer steps |"
-          " accuracy change [points] | oracle [%] at steps | energy ANN / SNN / SNN with exits [µJ, 45 nm] |")
-    print("|---|---|---|---|---|---|---|---|---|")
+        lines += _rows(task, reports)
+    print("| task | SNN | ANN accuracy [%] | SNN accuracy [%] | SNN - ANN [points] | SNN with exits [%] at steps |"
+          " fewer steps | accuracy change [points] | oracle [%] at steps |"
+          " energy ANN / SNN / SNN with exits [µJ, 45 nm] |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(lines))
     if args.json:
         args.json.write_text(json.dumps(everything, indent=2))

@@ -102,6 +102,10 @@ def make_parser() -> argparse.ArgumentParser:
                       help="instead of --max-loss: the most accurate exits within this mean number of steps")
     cmp_.add_argument("--target", default="loihi2",
                       help="hardware target for the SNN's energy/latency estimate, or 'none' (default loihi2)")
+    cmp_.add_argument("--no-convert", action="store_true",
+                      help="skip the SNN converted from the ANN (static-input scripts only)")
+    cmp_.add_argument("--percentile", type=float, default=99.9,
+                      help="activation percentile of the ANN-to-SNN conversion (default 99.9)")
     cmp_.add_argument("--retrain", action="store_true", help="train both models even if checkpoints exist")
     cmp_.add_argument("--plot", metavar="PNG", help="write the accuracy/time-step and accuracy/energy figure")
     cmp_.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -120,6 +124,7 @@ def _compare(args: argparse.Namespace) -> int:
     report = compare(args.script, overrides=parse_overrides(args.set), out_dir=args.out,
                      max_accuracy_loss=args.max_loss if args.step_budget is None else None,
                      step_budget=args.step_budget, target=None if args.target == "none" else args.target,
+                     convert=not args.no_convert, percentile=args.percentile,
                      retrain=args.retrain, progress=not args.no_progress and not args.json, log=log)
     if args.plot:
         import matplotlib

@@ -80,32 +80,36 @@ def overview(spike_monitors: list[SpikeMonitor], duration: float, width: float =
 
 def tradeoff(report: dict):
     """Two panels from a :func:`neurosim.infer.compare.compare` report: accuracy against
-    mean time steps (fixed-length SNN, dynamic-confidence exits, oracle bound, the ANN's
-    accuracy as a line) and accuracy against arithmetic energy per inference (µJ, the
-    Pareto front of SNN, dynamic-confidence SNN and ANN).  Returns the figure."""
+    mean time steps (each SNN at fixed length and with dynamic-confidence exits, its
+    oracle bound, the ANN's accuracy as a line) and accuracy against arithmetic energy
+    per inference (µJ: the Pareto front of the SNNs, their exits and the ANN).
+    Returns the figure."""
     import matplotlib.pyplot as plt
-    c, rows = report["curves"], {r["model"]: r for r in report["rows"]}
-    ann = rows["ANN (same topology)"]
-    orc = rows["SNN, oracle bound"]
+    ann = next(r for r in report["rows"] if r["kind"] == "ANN")
     pj = report["energy_basis"]["ac_pj"] * 1e-6
-    fixed_acc = 100 * np.asarray(c["fixed_steps_accuracy"])
-    dc_acc = 100 * np.asarray(c["dc_accuracy"])
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
-    a1.plot(np.arange(1, fixed_acc.size + 1), fixed_acc, label="SNN, all samples stop at step t")
-    a1.plot(c["dc_mean_steps"], dc_acc, "o-", ms=3, label="SNN, dynamic confidence (per threshold)")
-    a1.plot(orc["time_steps"], 100 * orc["accuracy"], "k*", ms=10, label="oracle bound")
-    a1.axhline(100 * ann["accuracy"], color="gray", ls="--", label="ANN")
+    lowest = 100 * ann["accuracy"]
+    for (label, info), color in zip(report["snns"].items(), ("C0", "C1", "C2")):
+        c = info["curves"]
+        fixed_acc = 100 * np.asarray(c["fixed_steps_accuracy"])
+        dc_acc = 100 * np.asarray(c["dc_accuracy"])
+        orc = next(r for r in report["rows"] if r["snn"] == label and r["kind"] == "oracle bound")
+        lowest = min(lowest, fixed_acc[-1])
+        a1.plot(np.arange(1, fixed_acc.size + 1), fixed_acc, color=color, label=f"SNN ({label}), stop at step t")
+        a1.plot(c["dc_mean_steps"], dc_acc, "o--", color=color, ms=3, label=f"SNN ({label}), dynamic confidence")
+        a1.plot(orc["time_steps"], 100 * orc["accuracy"], "*", color=color, ms=11, label=f"SNN ({label}), oracle")
+        a2.plot(np.asarray(c["fixed_steps_ops"]) * pj, fixed_acc, color=color, label=f"SNN ({label}), fixed steps")
+        a2.plot(np.asarray(c["dc_ops"]) * pj, dc_acc, "o--", color=color, ms=3,
+                label=f"SNN ({label}), dynamic confidence")
+    a1.axhline(100 * ann["accuracy"], color="gray", ls=":", label="ANN")
+    a2.plot(ann["arithmetic_energy_uj"], 100 * ann["accuracy"], "s", color="gray", ms=8, label="ANN")
     a1.set_xlabel("mean time steps per inference")
     a1.set_ylabel("test accuracy (%)")
-    a2.plot(np.asarray(c["fixed_steps_ops"]) * pj, fixed_acc, label="SNN, fixed steps")
-    a2.plot(np.asarray(c["dc_ops"]) * pj, dc_acc, "o-", ms=3, label="SNN, dynamic confidence")
-    a2.plot(ann["arithmetic_energy_uj"], 100 * ann["accuracy"], "s", color="gray", ms=8, label="ANN")
     a2.set_xscale("log")
     a2.set_xlabel("arithmetic energy per inference (µJ, 45 nm)")
     for ax in (a1, a2):
-        lo = min(fixed_acc[-1], 100 * ann["accuracy"]) - 10
-        ax.set_ylim(max(lo, 0), 100)
+        ax.set_ylim(max(lowest - 10, 0), 100)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small", loc="lower right")
+        ax.legend(fontsize="x-small", loc="lower right")
     fig.tight_layout()
     return fig

@@ -147,13 +147,17 @@ def test_compare_command_reports_snn_exits_and_ann(tmp_path, capsys):
                  "--plot", str(tmp_path / "fig.png"), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     rows = {r["model"]: r for r in report["rows"]}
-    fixed, dc, ann = rows["SNN, fixed steps"], rows["SNN, dynamic confidence"], rows["ANN (same topology)"]
+    fixed, dc, ann = rows["SNN (trained), fixed steps"], rows["SNN (trained), dynamic confidence"], \
+        rows["ANN (same topology)"]
     assert fixed["time_steps"] == 12 and dc["time_steps"] <= 12
     assert dc["synaptic_ops"] <= fixed["synaptic_ops"]
+    assert fixed["accuracy"] == pytest.approx(report["snns"]["trained"]["pytorch_accuracy"], abs=0.01)
+    conv = rows["SNN (converted), fixed steps"]                     # the second route, on the same inputs
+    assert conv["time_steps"] == 12 and len(report["snns"]["converted"]["activation_scales"]) == 1
     assert ann["dense_macs"] == 64 * 32 + 32 * 10 and ann["time_steps"] == 1
     assert ann["arithmetic_energy_uj"] == pytest.approx(ann["dense_macs"] * 4.6e-6)
     assert fixed["arithmetic_energy_uj"] == pytest.approx(fixed["synaptic_ops"] * 0.9e-6)
-    assert len(report["curves"]["fixed_steps_accuracy"]) == 12
+    assert len(report["snns"]["trained"]["curves"]["fixed_steps_accuracy"]) == 12
     for name in ("compare.json", "compare.md", "fig.png", "snn/best.pt", "ann/best.pt"):
         assert (tmp_path / name).exists()
     said = []                                                       # same parameters: checkpoints reused
@@ -163,7 +167,8 @@ def test_compare_command_reports_snn_exits_and_ann(tmp_path, capsys):
     assert again["rows"][0]["accuracy"] == fixed["accuracy"]
     budget = compare(script, overrides={"max_train": 150, "epochs": 2, "n_steps": 12, "hidden": [32]},
                      out_dir=tmp_path, target=None, max_accuracy_loss=None, step_budget=4.0, log=said.append)
-    assert budget["exit"]["validation_mean_steps"] <= 4.0 and budget["exit"]["step_budget"] == 4.0
+    e = budget["snns"]["trained"]["exit"]
+    assert e["validation_mean_steps"] <= 4.0 and e["step_budget"] == 4.0
     from neurosim.hardware.deploy import deploy                     # image checkpoints deploy too
     dep = deploy(tmp_path / "snn" / "best.pt", "loihi2", tmp_path / "deploy")
     assert dep["synapses"] == 64 * 32 + 32 * 10 and (tmp_path / "deploy" / "model.net").exists()
@@ -171,3 +176,58 @@ def test_compare_command_reports_snn_exits_and_ann(tmp_path, capsys):
     assert "--max-loss" in capsys.readouterr().err
     assert main(["compare", script, "--step-budget", "0"]) == 2
     assert "--step-budget" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ ANN-to-SNN conversion
+def test_conversion_scales_by_activation_percentiles():
+    from neurosim.baselines import activation_scales, convert_ann
+    ann = DelayANN(3, [2, 2], 2, delays="none", batchnorm=False).double().eval()
+    with torch.no_grad():
+        ann.projections[0].weight.copy_(torch.tensor([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0]]))
+        ann.projections[1].weight.copy_(torch.tensor([[1.0, 1.0], [-1.0, 0.0]]))
+        ann.projections[2].weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+    x = np.array([[[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]], [[0.5, 0.5, 0.0]]])
+    # layer 1 activations: (1, 0), (0, 2), (0.5, 1) -> positive values 1, 2, 0.5, 1; max = 2
+    # layer 2: (1, 0), (2, 0), (1.5, 0) -> positive 1, 2, 1.5; max = 2
+    assert activation_scales(ann, x, percentile=100.0) == [2.0, 2.0]
+    assert activation_scales(ann, x, percentile=50.0) == [1.0, 1.5]
+    snn, lam = convert_ann(ann, x, percentile=100.0)
+    w = [p.weight.detach().double() for p in snn.projections]
+    torch.testing.assert_close(w[0], ann.projections[0].weight / 2.0)               # / lambda_1
+    torch.testing.assert_close(w[1], ann.projections[1].weight * 2.0 / 2.0)         # x lambda_1 / lambda_2
+    torch.testing.assert_close(w[2], ann.projections[2].weight * 2.0)               # x lambda_2
+    assert snn.config["threshold"] == 1.0 and lam == [2.0, 2.0]
+
+
+def test_converted_snn_matches_its_ann_on_digits(tmp_path):
+    from neurosim.baselines import convert_ann
+    from neurosim.data import load_digits_images, poisson_encode
+    from neurosim.infer import fixed_step_curve
+    from neurosim.train.trainer import as_batch
+    images, labels = load_digits_images()
+    x = images.reshape(len(images), 1, -1).astype(np.float32)
+    ann = DelayANN(64, [64], 10, delays="none", dropout=0.1)
+    fit(ann, (x[:1200], labels[:1200]), (x[1200:1400], labels[1200:1400]),
+        TrainConfig(epochs=10, batch_size=64, lr=1e-2, progress=False), tmp_path)
+    ann_acc = evaluate(ann, (x[1400:], labels[1400:]))["accuracy"]
+    snn, _ = convert_ann(ann, x[:1200])
+    spikes = poisson_encode(images[1400:], 64, max_rate_hz=1000.0, dt_ms=1.0, seed=0)   # rate = intensity
+    with torch.no_grad():
+        u = snn(as_batch(spikes)).double().numpy()
+    curve = fixed_step_curve(softmax_evidence(u), labels[1400:])
+    assert ann_acc > 0.85 and curve[-1] >= ann_acc - 0.02            # within 2 points after 64 steps
+    assert curve[-1] > curve[0] + 0.05                               # accuracy builds up over time
+
+
+def test_conversion_rejects_what_it_cannot_convert():
+    from neurosim.baselines import convert_ann
+    ann = DelayANN(4, [3], 2, delays="learned", max_delay=4)
+    with pytest.raises(ValueError, match="static ANNs"):
+        convert_ann(ann, np.ones((2, 1, 4)))
+    static = DelayANN(4, [3], 2)
+    with pytest.raises(ValueError, match="calibration must have shape"):
+        convert_ann(static, np.ones((2, 4)))
+    with pytest.raises(ValueError, match="percentile"):
+        convert_ann(static, np.ones((2, 1, 4)), percentile=0.0)
+    with pytest.raises(TypeError, match="DelayANN"):
+        convert_ann(DelaySNN(4, [3], 2, beta=0.9), np.ones((2, 1, 4)))

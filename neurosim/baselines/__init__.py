@@ -11,8 +11,9 @@ side by side (:mod:`neurosim.infer.compare`).
 from __future__ import annotations
 
 from ..train.models import DelayANN, DelaySNN
+from .conversion import activation_scales, convert_ann
 
-__all__ = ["ann_of", "DelayANN"]
+__all__ = ["ann_of", "DelayANN", "convert_ann", "activation_scales"]
 
 
 def ann_of(snn: DelaySNN, *, static_input: bool = False, seed: int | None = None) -> DelayANN:

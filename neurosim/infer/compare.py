@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_path
-from ..baselines import ann_of
+from ..baselines import ann_of, convert_ann
 from ..hardware.energy import ANN_PLATFORMS
 from ..train.commands import script_params, train_model
 from ..train.models import model_predict
@@ -135,9 +135,52 @@ def _neuron_counts(model, x: np.ndarray, exit_steps: np.ndarray | None, batch_si
     return [s / max(len(x), 1) for s in sums]
 
 
+def _measure_snn(label: str, snn, data: dict, pick_rule: dict, scales, dt_ms: float, target: str | None,
+                 ac_pj: float) -> tuple[list[dict], dict]:
+    """Rows (full length, exits, oracle) and the exit choice and curves of one SNN."""
+    x_val, y_val = _split(data, "val")
+    x_test, y_test = _split(data, "test")
+    val, test = snn_activity(snn, x_val), snn_activity(snn, x_test)
+    for rec in (val, test):          # the SNN's per-step evidence: what its decision rule sums
+        rec["outputs"] = softmax_evidence(rec["outputs"])
+    n_steps = test["outputs"].shape[0]
+    pick = choose_threshold(val["outputs"], y_val, scale=scales, **pick_rule)
+    dc = dynamic_confidence(test["outputs"], y_test, pick["threshold"], pick["scale"])
+    orc = oracle(test["outputs"], y_test, pick["scale"])
+    curve = fixed_step_curve(test["outputs"], y_test)
+    front = pareto_curve(test["outputs"], y_test, scale=pick["scale"])
+    front_ops = [float(ops_until(test["synaptic_ops"],
+                                 dynamic_confidence(test["outputs"], None, th, pick["scale"])["exit_steps"]).mean())
+                 for th in front["threshold"]]
+    rows = []
+    for kind, acc, steps, exits in (("fixed steps", curve[-1], n_steps, None),
+                                    ("dynamic confidence", dc["accuracy"], dc["mean_steps"], dc["exit_steps"]),
+                                    ("oracle bound", orc["accuracy"], orc["mean_steps"], orc["exit_steps"])):
+        ops = ops_until(test["synaptic_ops"], exits)
+        row = {"model": f"SNN ({label}), {kind}", "snn": label, "kind": kind, "accuracy": float(acc),
+               "time_steps": float(steps), "synaptic_ops": float(np.mean(ops)),
+               "neuron_updates": float(steps) * test["neurons"],
+               "arithmetic_energy_uj": float(np.mean(ops)) * ac_pj * 1e-6}
+        if target is not None:
+            row["hardware"] = _target_estimate(snn, dt_ms, x_test.shape[1], x_test, exits, target)
+        rows.append(row)
+    rows[0]["cpu_ms_per_sample"] = 1e3 * _wall_per_sample(snn, x_test)
+    info = {"exit": {"threshold": pick["threshold"], "scale": pick["scale"], **pick_rule,
+                     "validation_accuracy": pick["accuracy"], "validation_mean_steps": pick["mean_steps"],
+                     "validation_full_accuracy": pick["full_accuracy"],
+                     "step_reduction": 1.0 - dc["mean_steps"] / n_steps,
+                     "accuracy_change": dc["accuracy"] - float(curve[-1])},
+            "steps": int(n_steps), "pytorch_accuracy": evaluate(snn, (x_test, y_test))["accuracy"],
+            "curves": {"fixed_steps_accuracy": curve.tolist(),
+                       "fixed_steps_ops": np.cumsum(test["synaptic_ops"], axis=0).mean(1).tolist(),
+                       "dc_threshold": front["threshold"].tolist(), "dc_accuracy": front["accuracy"].tolist(),
+                       "dc_mean_steps": front["mean_steps"].tolist(), "dc_ops": front_ops}}
+    return rows, info
+
+
 def compare(script: str | os.PathLike, *, overrides: dict | None = None, out_dir: str | os.PathLike | None = None,
             max_accuracy_loss: float | None = 0.005, step_budget: float | None = None,
-            scales=DEFAULT_SCALES, target: str | None = "loihi2",
+            scales=DEFAULT_SCALES, target: str | None = "loihi2", convert: bool = True, percentile: float = 99.9,
             retrain: bool = False, progress: bool = False, log: Callable[[str], None] = print) -> dict:
     """Train or reload the SNN of ``script`` and its ANN twin; measure both (see the module docstring).
 
@@ -151,6 +194,9 @@ def compare(script: str | os.PathLike, *, overrides: dict | None = None, out_dir
             this budget (give ``max_accuracy_loss=None``).
         scales: candidate confidence scales for the threshold search.
         target: hardware target for the SNN's energy and latency estimate (``None``: skip).
+        convert: also convert the trained ANN into an SNN (static-input scripts only:
+            :func:`neurosim.baselines.convert_ann`) and measure it on the SNN's inputs.
+        percentile: the conversion's activation percentile.
         retrain: train both models even if checkpoints exist.
 
     Returns the report; also writes ``compare.json`` and ``compare.md`` to ``out_dir``.
@@ -159,78 +205,40 @@ def compare(script: str | os.PathLike, *, overrides: dict | None = None, out_dir
     out = Path(out_dir or Path("runs") / "compare" / Path(script).stem)
     out.mkdir(parents=True, exist_ok=True)
     data = module.load_data(p)
-    ann_data = {**data, **data["ann"]} if "ann" in data else data
+    static = "ann" in data
+    ann_data = {**data, **data["ann"]} if static else data
     snn = _trained("SNN", module.build_model(p), data, p, out / "snn", str(script), retrain, progress, log)
-    ann = _trained("ANN", ann_of(module.build_model(p), static_input="ann" in data), ann_data, p,
+    ann = _trained("ANN", ann_of(module.build_model(p), static_input=static), ann_data, p,
                    out / "ann", str(script), retrain, progress, log)
-    x_val, y_val = _split(data, "val")
-    x_test, y_test = _split(data, "test")
+    y_test = _split(data, "test")[1]
     xa_test, ya_test = _split(ann_data, "test")
     if not np.array_equal(y_test, ya_test):
         raise ValueError("the script's 'ann' test split must hold the same samples as its 'test' split")
-
-    val = snn_activity(snn, x_val)
-    test = snn_activity(snn, x_test)
-    for rec in (val, test):          # the SNN's per-step evidence: what its decision rule sums
-        rec["outputs"] = softmax_evidence(rec["outputs"])
-    n_steps = test["outputs"].shape[0]
-    pick = choose_threshold(val["outputs"], y_val, max_accuracy_loss=max_accuracy_loss, step_budget=step_budget,
-                            scale=scales)
-    dc = dynamic_confidence(test["outputs"], y_test, pick["threshold"], pick["scale"])
-    orc = oracle(test["outputs"], y_test, pick["scale"])
-    curve = fixed_step_curve(test["outputs"], y_test)
-    snn_ops_full = ops_until(test["synaptic_ops"])
-    snn_ops_dc = ops_until(test["synaptic_ops"], dc["exit_steps"])
-    front = pareto_curve(test["outputs"], y_test, scale=pick["scale"])
-    front_ops = [float(ops_until(test["synaptic_ops"],
-                                 dynamic_confidence(test["outputs"], None, th, pick["scale"])["exit_steps"]).mean())
-                 for th in front["threshold"]]
-    fixed_ops = np.cumsum(test["synaptic_ops"], axis=0).mean(1)
-
+    platform = ANN_PLATFORMS[ARITHMETIC_PLATFORM]
+    pick_rule = ({"step_budget": step_budget} if step_budget is not None
+                 else {"max_accuracy_loss": max_accuracy_loss})
+    dt_ms = float(data.get("dt_ms") or data["spec"].dt_ms)
+    rows, snns = [], {}
+    routes = [("trained", snn)]
+    if convert and static:
+        converted, lambdas = convert_ann(ann, _split(ann_data, "train")[0], percentile=percentile)
+        routes.append(("converted", converted))
+    for label, model in routes:
+        r, info = _measure_snn(label, model, data, pick_rule, scales, dt_ms, target, platform.add_pj)
+        rows += r
+        snns[label] = info
+    if "converted" in snns:
+        snns["converted"].update(percentile=percentile, activation_scales=lambdas)
     a = ann_activity(ann, xa_test)
     ann_pred = model_predict(ann, torch.from_numpy(a["outputs"])).numpy()
-    platform = ANN_PLATFORMS[ARITHMETIC_PLATFORM]
-    ac_pj, mac_pj = platform.add_pj, platform.mac_pj
-
-    def snn_row(name, acc, steps, ops, exits):
-        return {"model": name, "accuracy": float(acc), "time_steps": float(steps),
-                "synaptic_ops": float(np.mean(ops)), "neuron_updates": float(steps) * test["neurons"],
-                "arithmetic_energy_uj": float(np.mean(ops)) * ac_pj * 1e-6, "exit_steps": exits}
-
-    rows = [
-        snn_row("SNN, fixed steps", curve[-1], n_steps, snn_ops_full, None),
-        snn_row("SNN, dynamic confidence", dc["accuracy"], dc["mean_steps"], snn_ops_dc, dc["exit_steps"]),
-        snn_row("SNN, oracle bound", orc["accuracy"], orc["mean_steps"],
-                ops_until(test["synaptic_ops"], orc["exit_steps"]), orc["exit_steps"]),
-        {"model": "ANN (same topology)", "accuracy": float(np.mean(ann_pred == y_test)),
-         "time_steps": float(a["outputs"].shape[0]), "dense_macs": float(a["dense_macs"].mean()),
-         "effective_macs": float(a["effective_macs"].mean()),
-         "arithmetic_energy_uj": float(a["dense_macs"].mean()) * mac_pj * 1e-6},
-    ]
-    rows[0]["cpu_ms_per_sample"] = 1e3 * _wall_per_sample(snn, x_test)
-    rows[3]["cpu_ms_per_sample"] = 1e3 * _wall_per_sample(ann, xa_test)
-    if target is not None:
-        dt_ms = float(data.get("dt_ms") or data["spec"].dt_ms)
-        n_in_steps = x_test.shape[1]
-        for row in rows[:3]:
-            row["hardware"] = _target_estimate(snn, dt_ms, n_in_steps, x_test, row["exit_steps"], target)
-    for row in rows[:3]:
-        row.pop("exit_steps")
-    report = {
-        "script": str(script), "params": p, "out_dir": str(out), "n_test": int(len(y_test)),
-        "snn_steps": int(n_steps), "snn_trained_rule_accuracy": evaluate(snn, (x_test, y_test))["accuracy"],
-        "exit": {"threshold": pick["threshold"], "scale": pick["scale"], "max_accuracy_loss": max_accuracy_loss,
-                 "step_budget": step_budget,
-                 "validation_accuracy": pick["accuracy"], "validation_mean_steps": pick["mean_steps"],
-                 "validation_full_accuracy": pick["full_accuracy"],
-                 "step_reduction": 1.0 - dc["mean_steps"] / n_steps,
-                 "accuracy_change": dc["accuracy"] - float(curve[-1])},
-        "rows": rows,
-        "curves": {"fixed_steps_accuracy": curve.tolist(), "fixed_steps_ops": fixed_ops.tolist(),
-                   "dc_threshold": front["threshold"].tolist(), "dc_accuracy": front["accuracy"].tolist(),
-                   "dc_mean_steps": front["mean_steps"].tolist(), "dc_ops": front_ops},
-        "energy_basis": {"ac_pj": ac_pj, "mac_pj": mac_pj, "source": platform.source},
-    }
+    rows.append({"model": "ANN (same topology)", "snn": None, "kind": "ANN", "accuracy": float(np.mean(ann_pred == y_test)),
+                 "time_steps": float(a["outputs"].shape[0]), "dense_macs": float(a["dense_macs"].mean()),
+                 "effective_macs": float(a["effective_macs"].mean()),
+                 "arithmetic_energy_uj": float(a["dense_macs"].mean()) * platform.mac_pj * 1e-6,
+                 "cpu_ms_per_sample": 1e3 * _wall_per_sample(ann, xa_test)})
+    report = {"script": str(script), "params": p, "out_dir": str(out), "n_test": int(len(y_test)),
+              "rows": rows, "snns": snns,
+              "energy_basis": {"ac_pj": platform.add_pj, "mac_pj": platform.mac_pj, "source": platform.source}}
     _write_text(out / "compare.json", json.dumps(report, indent=2))
     _write_text(out / "compare.md", to_markdown(report))
     return report
@@ -262,12 +270,13 @@ def to_markdown(report: dict) -> str:
             cells += [_fmt(h and h["energy_uj"], ".3f"), _fmt(h and h["latency_us"], ".1f")]
         cells.append(_fmt(r.get("cpu_ms_per_sample"), ".3f"))
         lines.append("| " + " | ".join(cells) + " |")
-    e = report["exit"]
-    rule = (f"mean steps at most {e['step_budget']:g}" if e.get("step_budget") is not None
-            else f"accuracy loss allowed {100 * e['max_accuracy_loss']:.1f} points")
-    lines += ["", f"Exit threshold {e['threshold']:.4g} at scale {e['scale']:g}, chosen on validation "
-                  f"({rule}): "
-                  f"{100 * e['step_reduction']:.1f} % fewer steps, accuracy change "
-                  f"{100 * e['accuracy_change']:+.2f} points on {report['n_test']} test samples.",
-              f"Energy basis: {report['energy_basis']['source']}."]
+    lines.append("")
+    for label, info in report["snns"].items():
+        e = info["exit"]
+        rule = (f"mean steps at most {e['step_budget']:g}" if e.get("step_budget") is not None
+                else f"accuracy loss allowed {100 * e['max_accuracy_loss']:.1f} points")
+        lines.append(f"SNN ({label}): exit threshold {e['threshold']:.4g} at scale {e['scale']:g}, chosen on "
+                     f"validation ({rule}): {100 * e['step_reduction']:.1f} % fewer steps, accuracy change "
+                     f"{100 * e['accuracy_change']:+.2f} points on {report['n_test']} test samples.")
+    lines += ["", f"Energy basis: {report['energy_basis']['source']}."]
     return "\n".join(lines) + "\n"
