@@ -258,7 +258,7 @@ def to_markdown(report: dict) -> str:
     hw = next((r["hardware"] for r in report["rows"] if "hardware" in r), None)
     head = ["model", "accuracy [%]", "time steps", "SNN ACs / ANN MACs", "energy, 45 nm arithmetic [µJ]"]
     if hw:
-        head += [f"energy on {hw['target']} [µJ]", f"latency on {hw['target']} [µs]"]
+        head += [f"energy on {hw['target']}: total (dynamic) [µJ]", f"latency on {hw['target']} [µs]"]
     head += ["CPU time per sample [ms]"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in report["rows"]:
@@ -267,7 +267,8 @@ def to_markdown(report: dict) -> str:
                  f"{r['arithmetic_energy_uj']:.3f}"]
         if hw:
             h = r.get("hardware")
-            cells += [_fmt(h and h["energy_uj"], ".3f"), _fmt(h and h["latency_us"], ".1f")]
+            cells += [f"{h['energy_uj']:.1f} ({h['dynamic_energy_uj']:.3f})" if h else "–",
+                      _fmt(h and h["latency_us"], ".1f")]
         cells.append(_fmt(r.get("cpu_ms_per_sample"), ".3f"))
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
