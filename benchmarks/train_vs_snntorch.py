@@ -245,7 +245,10 @@ def run_worker(impl: str, spec: dict, threads: int, warmup: int, repeat: int, mo
         import numba
 
         out["numba_threads"] = numba.config.NUMBA_NUM_THREADS
-        out["numba_threading_layer"] = numba.threading_layer()
+        try:
+            out["numba_threading_layer"] = numba.threading_layer()
+        except ValueError:                # no parallel kernel ran: the scans are serial
+            out["numba_threading_layer"] = "not used"
     return out
 
 

@@ -24,7 +24,7 @@ import numba
 import numpy as np
 import torch
 
-from .surrogate import Surrogate, surrogate_grad_jit
+from .surrogate import Surrogate, _atan_grad_jit, _fast_sigmoid_grad_jit, _triangle_grad_jit
 
 class _SpikeFn(torch.autograd.Function):
     @staticmethod
@@ -44,51 +44,96 @@ def spike_fn(x: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:
     return _SpikeFn.apply(x, surrogate)
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _scan_forward(z, beta, theta, v, subtract, u_out, s_out):  # pragma: no cover - compiled
-    """z, u_out, s_out: (T, batch, n); v: (batch, n), updated in place."""
+    """z, u_out, s_out: (T, batch, n); v: (batch, n), updated in place.
+
+    Constants are made in the arrays' precision, so float32 stays float32."""
     n_steps, batch, n = z.shape
-    for b in numba.prange(batch):
+    one = v.dtype.type(1.0)
+    keep = one if subtract else one - one     # reset: v = u - theta * s, or u * (1 - s)
+    drop = one - keep
+    for b in range(batch):
         for t in range(n_steps):
-            for j in range(n):              # contiguous, branch-light: vectorises
+            for j in range(n):              # contiguous, branch-free: vectorises
                 th = theta[j]
                 u = beta[j] * v[b, j] + z[t, b, j]
                 s = u > th
                 u_out[t, b, j] = u
                 s_out[t, b, j] = s
-                v[b, j] = u - th * s if subtract else u * (1 - s)
+                v[b, j] = u - s * (keep * th + drop * u)
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _surrogate_row(kind, a, u, theta, out):  # pragma: no cover - compiled
+    """``out[j] = sigma'(u[j] - theta[j])``, one loop per surrogate (each vectorises)."""
+    one = out.dtype.type(1.0)
+    if kind == 0:
+        pi = out.dtype.type(np.pi)
+        for j in range(u.size):
+            out[j] = _atan_grad_jit(u[j] - theta[j], a, one, pi)
+    elif kind == 1:
+        for j in range(u.size):
+            out[j] = _fast_sigmoid_grad_jit(u[j] - theta[j], a, one)
+    else:
+        for j in range(u.size):
+            out[j] = _triangle_grad_jit(u[j] - theta[j], a, one)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _reset_row(u, theta, sg, sub, att, out):  # pragma: no cover - compiled
+    """``out[j] = d v / d u`` at one step: the membrane kept through the reset, for a
+    reset by subtraction (``sub = 1``) or to zero (``sub = 0``), with the reset's own
+    gradient (``att = 1``) or detached (``att = 0``)."""
+    one = out.dtype.type(1.0)
+    for j in range(u.size):
+        s = u[j] > theta[j]
+        out[j] = sub * (one - att * theta[j] * sg[j]) + (one - sub) * ((one - s) - att * u[j] * sg[j])
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _scan_backward(gs, g_v, u_all, v0, beta, theta, subtract, detach, kind, a,
-                   gz, g_beta, g_theta):  # pragma: no cover - compiled
-    """gs, u_all, gz: (T, batch, n); g_v, v0, g_beta, g_theta: (batch, n)."""
+                   gz, g_beta, g_theta, need_params):  # pragma: no cover - compiled
+    """gs, u_all, gz: (T, batch, n); g_v, v0, g_beta, g_theta: (batch, n).
+
+    Per step, the surrogate and ``d v / d u`` are first written to row buffers
+    (and, with ``need_params``, the membrane after the previous step's reset),
+    so each loop over neurons is short, branch-free and vectorises.
+    ``g_beta`` and ``g_theta`` are accumulated only with ``need_params``.
+    Constants are made in the arrays' precision."""
     n_steps, batch, n = gs.shape
-    for b in numba.prange(batch):
+    one = g_v.dtype.type(1.0)
+    sub = one if subtract else one - one      # 1: reset by subtraction, 0: to zero
+    att = one - one if detach else one         # 1: the reset carries gradient
+    sg = np.empty(n, dtype=g_v.dtype)
+    dv_du = np.empty(n, dtype=g_v.dtype)
+    v_prev = np.empty(n, dtype=g_v.dtype)
+    for b in range(batch):
+        gv = g_v[b]
         for t in range(n_steps - 1, -1, -1):
-            for j in range(n):
-                th = theta[j]
-                bt = beta[j]
-                u = u_all[t, b, j]
-                s = 1.0 if u > th else 0.0
-                sg = surrogate_grad_jit(kind, a, u - th)
+            u_t, gs_t, gz_t = u_all[t, b], gs[t, b], gz[t, b]
+            _surrogate_row(kind, a, u_t, theta, sg)
+            _reset_row(u_t, theta, sg, sub, att, dv_du)
+            if need_params:
                 if t == 0:
-                    v_prev = v0[b, j]
+                    v_prev[:] = v0[b]
                 else:
-                    up = u_all[t - 1, b, j]
-                    sp = 1.0 if up > th else 0.0
-                    v_prev = up - th * sp if subtract else up * (1.0 - sp)
-                if subtract:
-                    dv_du = 1.0 if detach else 1.0 - th * sg
-                    dv_dth = -s if detach else -s + th * sg
-                else:
-                    dv_du = (1.0 - s) if detach else (1.0 - s) - u * sg
-                    dv_dth = 0.0 if detach else u * sg
-                gu = gs[t, b, j] * sg + g_v[b, j] * dv_du
-                g_theta[b, j] += -gs[t, b, j] * sg + g_v[b, j] * dv_dth
-                g_beta[b, j] += gu * v_prev
-                gz[t, b, j] = gu
-                g_v[b, j] = gu * bt
+                    u_p = u_all[t - 1, b]
+                    for j in range(n):
+                        sp = u_p[j] > theta[j]
+                        v_prev[j] = u_p[j] - sp * (sub * theta[j] + (one - sub) * u_p[j])
+                gt, gb = g_theta[b], g_beta[b]
+                for j in range(n):
+                    s = u_t[j] > theta[j]
+                    dv_dth = sub * (att * theta[j] * sg[j] - s) + (one - sub) * att * u_t[j] * sg[j]
+                    gt[j] += gv[j] * dv_dth - gs_t[j] * sg[j]
+            for j in range(n):
+                gz_t[j] = gs_t[j] * sg[j] + gv[j] * dv_du[j]
+            if need_params:
+                for j in range(n):
+                    gb[j] += gz_t[j] * v_prev[j]
+            for j in range(n):
+                gv[j] = gz_t[j] * beta[j]
 
 
 class _LIFScanFn(torch.autograd.Function):
@@ -116,7 +161,8 @@ class _LIFScanFn(torch.autograd.Function):
         g_theta = np.zeros(v0.shape, dtype=g_v.dtype)
         _scan_backward(gs_n, g_v, u.numpy(), v0.detach().contiguous().numpy(),
                        beta.detach().contiguous().numpy(), theta.detach().contiguous().numpy(),
-                       subtract, detach, surrogate.kind, float(surrogate.a), gz.numpy(), g_beta, g_theta)
+                       subtract, detach, surrogate.kind, g_v.dtype.type(surrogate.a), gz.numpy(), g_beta, g_theta,
+                       bool(ctx.needs_input_grad[1] or ctx.needs_input_grad[2]))
         gb = torch.from_numpy(g_beta).sum(0) if ctx.needs_input_grad[1] else None
         gt = torch.from_numpy(g_theta).sum(0) if ctx.needs_input_grad[2] else None
         g_v0 = torch.from_numpy(g_v) if ctx.needs_input_grad[3] else None

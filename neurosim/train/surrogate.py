@@ -29,38 +29,32 @@ SURROGATES = ("atan", "fast_sigmoid", "triangle")
 _DEFAULT_PARAM = {"atan": 2.0, "fast_sigmoid": 25.0, "triangle": 1.0}
 
 
-def atan_grad(x, a):
-    """Derivative of ``(1/pi) arctan(pi a x / 2) + 1/2``."""
-    y = math.pi * a * x / 2.0
-    return (a / 2.0) / (1.0 + y * y)
+def atan_grad(x, a, one=1.0, pi=math.pi):
+    """Derivative of ``(1/pi) arctan(pi a x / 2) + 1/2``.
+
+    ``one`` and ``pi`` in the working precision (compiled float32 kernels pass
+    float32 values, so no step is promoted to float64)."""
+    two = one + one
+    y = pi * a * x / two
+    return (a / two) / (one + y * y)
 
 
-def fast_sigmoid_grad(x, a):
+def fast_sigmoid_grad(x, a, one=1.0):
     """Derivative of the fast sigmoid ``x / (1 + a |x|)``."""
-    y = 1.0 + a * abs(x)
-    return 1.0 / (y * y)
+    y = one + a * abs(x)
+    return one / (y * y)
 
 
-def triangle_grad(x, a):
+def triangle_grad(x, a, one=1.0):
     """``a * max(0, 1 - |x|)`` written as an arithmetic blend."""
-    y = 1.0 - abs(x)
+    y = one - abs(x)
     return a * y * (y > 0)
 
 
 _GRADS = (atan_grad, fast_sigmoid_grad, triangle_grad)
-_atan_grad_jit = numba.njit(cache=True)(atan_grad)
-_fast_sigmoid_grad_jit = numba.njit(cache=True)(fast_sigmoid_grad)
-_triangle_grad_jit = numba.njit(cache=True)(triangle_grad)
-
-
-@numba.njit(cache=True)
-def surrogate_grad_jit(kind, a, x):  # pragma: no cover - compiled
-    """``sigma'(x)`` of surrogate number ``kind`` (index in ``SURROGATES``)."""
-    if kind == 0:
-        return _atan_grad_jit(x, a)
-    if kind == 1:
-        return _fast_sigmoid_grad_jit(x, a)
-    return _triangle_grad_jit(x, a)
+_atan_grad_jit = numba.njit(cache=True, error_model="numpy")(atan_grad)
+_fast_sigmoid_grad_jit = numba.njit(cache=True, error_model="numpy")(fast_sigmoid_grad)
+_triangle_grad_jit = numba.njit(cache=True, error_model="numpy")(triangle_grad)
 
 
 @dataclasses.dataclass(frozen=True)
