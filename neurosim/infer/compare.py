@@ -135,7 +135,7 @@ def _neuron_counts(model, x: np.ndarray, exit_steps: np.ndarray | None, batch_si
     return [s / max(len(x), 1) for s in sums]
 
 
-def _measure_snn(label: str, snn, data: dict, pick_rule: dict, scales, dt_ms: float, target: str | None,
+def _measure_snn(label: str, snn, data: dict, pick_rule: dict, scales, dt_ms: float | None, target: str | None,
                  ac_pj: float) -> tuple[list[dict], dict]:
     """Rows (full length, exits, oracle) and the exit choice and curves of one SNN."""
     x_val, y_val = _split(data, "val")
@@ -217,7 +217,10 @@ def compare(script: str | os.PathLike, *, overrides: dict | None = None, out_dir
     platform = ANN_PLATFORMS[ARITHMETIC_PLATFORM]
     pick_rule = ({"step_budget": step_budget} if step_budget is not None
                  else {"max_accuracy_loss": max_accuracy_loss})
-    dt_ms = float(data.get("dt_ms") or data["spec"].dt_ms)
+    dt_ms = data.get("dt_ms") or getattr(data.get("spec"), "dt_ms", None)
+    if dt_ms is None and target is not None:
+        raise ValueError(f"{script}: load_data must return 'dt_ms' or a 'spec' with dt_ms for the hardware "
+                         "estimate (or run with target=None / --target none)")
     rows, snns = [], {}
     routes = [("trained", snn)]
     if convert and static:
