@@ -18,11 +18,13 @@ PARAMS = dict(
     hidden=(256,),
     tau_m_ms=20.0,
     dropout=0.1,
-    epochs=40,
+    epochs=10,             # over train_draws x the training images
+    ann_epochs=40,         # the ANN twin's epochs (one copy of each image): the same number of updates
     batch_size=64,
     lr=5e-3,
     weight_decay=1e-5,
     max_train=None,        # subsample the training set (quick runs)
+    train_draws=4,         # independent Poisson draws of each training image (augmentation)
     seed=0,
 )
 
@@ -32,7 +34,7 @@ def image_script(task: str, n_pixels: int):
 
     def load_data(p: dict) -> dict:
         data = image_task(task, p["n_steps"], p["max_rate_hz"], p["dt_ms"], max_train=p["max_train"],
-                          seed=p["seed"])
+                          train_draws=p["train_draws"], seed=p["seed"])
         # stored in checkpoints: neurosim deploy / evaluate read SHD-schema files of these spike trains
         data["spec"] = SpikeInputSpec(dt_ms=p["dt_ms"], n_steps=p["n_steps"], n_units=n_pixels)
         return data

@@ -160,6 +160,8 @@ def test_compare_command_reports_snn_exits_and_ann(tmp_path, capsys):
     assert len(report["snns"]["trained"]["curves"]["fixed_steps_accuracy"]) == 12
     for name in ("compare.json", "compare.md", "fig.png", "snn/best.pt", "ann/best.pt"):
         assert (tmp_path / name).exists()
+    ann_meta = torch.load(tmp_path / "ann" / "best.pt", weights_only=False)["meta"]["params"]
+    assert ann_meta["epochs"] == report["params"]["ann_epochs"] != report["params"]["epochs"]   # ann_ overrides
     said = []                                                       # same parameters: checkpoints reused
     again = compare(script, overrides={"max_train": 150, "epochs": 2, "n_steps": 12, "hidden": [32]},
                     out_dir=tmp_path, target=None, log=said.append)
@@ -197,6 +199,20 @@ def test_conversion_scales_by_activation_percentiles():
     torch.testing.assert_close(w[1], ann.projections[1].weight * 2.0 / 2.0)         # x lambda_1 / lambda_2
     torch.testing.assert_close(w[2], ann.projections[2].weight * 2.0)               # x lambda_2
     assert snn.config["threshold"] == 1.0 and lam == [2.0, 2.0]
+
+
+def test_image_task_draws_extra_poisson_trains_for_training():
+    from neurosim.data import image_task
+    one = image_task("digits", 6, 1000.0, seed=3)
+    three = image_task("digits", 6, 1000.0, train_draws=3, seed=3)
+    n = len(one["train"][1])
+    assert three["train"][0].shape == (3 * n, 6, 64) and len(three["ann"]["train"][1]) == n
+    np.testing.assert_array_equal(three["train"][0][:n], one["train"][0])    # the first draw is unchanged
+    np.testing.assert_array_equal(three["train"][1], np.tile(one["train"][1], 3))
+    assert not np.array_equal(three["train"][0][n:2 * n], three["train"][0][:n])
+    np.testing.assert_array_equal(three["test"][0], one["test"][0])
+    with pytest.raises(ValueError, match="train_draws"):
+        image_task("digits", 6, 1000.0, train_draws=0)
 
 
 def test_converted_snn_matches_its_ann_on_digits(tmp_path):

@@ -391,7 +391,7 @@ def to_spike_dataset(dense: np.ndarray, labels: np.ndarray, dt_ms: float) -> Spi
 
 def image_task(name: str, n_steps: int, max_rate_hz: float, dt_ms: float = 1.0, *,
                val_fraction: float = 0.1, test_fraction: float = 0.2, max_train: int | None = None,
-               seed: int = 0) -> dict:
+               train_draws: int = 1, seed: int = 0) -> dict:
     """An image classification task as training scripts return it (``load_data``).
 
     ``name``: ``"mnist5k"`` or ``"digits"``.  Splits are stratified (seed 0,
@@ -400,7 +400,9 @@ def image_task(name: str, n_steps: int, max_rate_hz: float, dt_ms: float = 1.0, 
     steps of ``dt_ms`` (one draw per image, seeded by ``seed``); the ``ann``
     view holds the same images as static intensity vectors, shape (n, 1, H*W),
     for the ANN baseline (:func:`neurosim.baselines.ann_of`).  ``max_train``
-    keeps that many training images (evenly spaced, for quick runs).
+    keeps that many training images (evenly spaced, for quick runs);
+    ``train_draws`` repeats the spiking training set with that many independent
+    Poisson draws (augmentation; the ANN view keeps one copy of each image).
 
     Returns ``{"train", "val", "test": (X, y), "ann": {same keys}, "n_classes", "dt_ms"}``.
     """
@@ -412,9 +414,14 @@ def image_task(name: str, n_steps: int, max_rate_hz: float, dt_ms: float = 1.0, 
     train, val, test = stratified_split(labels, val_fraction, test_fraction, seed=0)
     if max_train:
         train = train[:: max(1, len(train) // int(max_train))][: int(max_train)]
+    draws = _check_int("train_draws", train_draws)
     spikes = poisson_encode(images, n_steps, max_rate_hz, dt_ms, seed=seed)
     static = images.reshape(len(images), 1, -1).astype(np.float32)
     parts = {"train": train, "val": val, "test": test}
-    return {**{k: (spikes[i], labels[i]) for k, i in parts.items()},
+    out = {k: (spikes[i], labels[i]) for k, i in parts.items()}
+    if draws > 1:
+        extra = [poisson_encode(images[train], n_steps, max_rate_hz, dt_ms, seed=[seed, k]) for k in range(1, draws)]
+        out["train"] = (np.concatenate([out["train"][0], *extra]), np.tile(labels[train], draws))
+    return {**out,
             "ann": {k: (static[i], labels[i]) for k, i in parts.items()},
             "n_classes": int(labels.max()) + 1, "dt_ms": float(dt_ms)}

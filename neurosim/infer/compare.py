@@ -186,7 +186,8 @@ def compare(script: str | os.PathLike, *, overrides: dict | None = None, out_dir
 
     Args:
         script: a training script (``models/digits_snn.py``).
-        overrides: entries of the script's ``PARAMS`` to change.
+        overrides: entries of the script's ``PARAMS`` to change.  Entries named
+            ``ann_<name>`` (e.g. ``ann_epochs``) set ``<name>`` for the ANN's training only.
         out_dir: where checkpoints and reports go (default ``runs/compare/<script name>``);
             ``snn/best.pt`` and ``ann/best.pt`` there are reused when their parameters match.
         max_accuracy_loss: accuracy (a fraction) the exits may lose on validation.
@@ -208,7 +209,8 @@ def compare(script: str | os.PathLike, *, overrides: dict | None = None, out_dir
     static = "ann" in data
     ann_data = {**data, **data["ann"]} if static else data
     snn = _trained("SNN", module.build_model(p), data, p, out / "snn", str(script), retrain, progress, log)
-    ann = _trained("ANN", ann_of(module.build_model(p), static_input=static), ann_data, p,
+    ann_p = {**p, **{k[len("ann_"):]: v for k, v in p.items() if k.startswith("ann_")}}   # e.g. ann_epochs
+    ann = _trained("ANN", ann_of(module.build_model(p), static_input=static), ann_data, ann_p,
                    out / "ann", str(script), retrain, progress, log)
     y_test = _split(data, "test")[1]
     xa_test, ya_test = _split(ann_data, "test")
