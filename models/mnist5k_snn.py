@@ -2,8 +2,9 @@
 
 The recipe of ``digits_snn.py`` (Poisson spike trains of the pixels, 64 steps
 of 1 ms, one hidden LIF layer, leaky read-out; stratified 20 % test, 10 %
-validation) with 512 hidden neurons; 8 epochs over 4 Poisson draws of each
-training image for the SNN, 30 epochs for its ANN twin.
+validation) with 512 hidden neurons, 30 epochs and one Poisson draw per
+training image (4 draws over 8 epochs measured 92.2 % against 92.6 %: no gain
+here, unlike on digits).
 
 Train:    neurosim train models/mnist5k_snn.py
 Compare:  neurosim compare models/mnist5k_snn.py     (SNN, dynamic-confidence exits, ANN)
@@ -14,6 +15,6 @@ from neurosim.scripts import load_script
 
 _digits = load_script(Path(__file__).with_name("digits_snn.py"), required=("PARAMS", "image_script"))
 
-PARAMS = {**_digits.PARAMS, "hidden": (512,), "epochs": 8, "ann_epochs": 30}
+PARAMS = {**_digits.PARAMS, "hidden": (512,), "epochs": 30, "ann_epochs": 30, "train_draws": 1}
 
 load_data, build_model = _digits.image_script("mnist5k", 784)
