@@ -562,19 +562,21 @@ def _bfs_order(n_placed, optr, opost, iptr, ipre):
             if u < n_placed:
                 order[n_out] = u
                 n_out += 1
-                for j in range(iptr[u], iptr[u + 1]):
-                    x = ipre[j]
-                    if not seen[x]:
-                        seen[x] = True
-                        queue[tail] = x
-                        tail += 1
-            for j in range(optr[u], optr[u + 1]):
-                x = opost[j]
-                if not seen[x]:
-                    seen[x] = True
-                    queue[tail] = x
-                    tail += 1
+                tail = _enqueue_unseen(iptr, ipre, u, seen, queue, tail)
+            tail = _enqueue_unseen(optr, opost, u, seen, queue, tail)
     return order
+
+
+@njit(cache=True)
+def _enqueue_unseen(ptr, idx, u, seen, queue, tail):
+    """Append ``u``'s not yet seen neighbours ``idx[ptr[u]:ptr[u + 1]]`` to the queue; new tail."""
+    for j in range(ptr[u], ptr[u + 1]):
+        x = idx[j]
+        if not seen[x]:
+            seen[x] = True
+            queue[tail] = x
+            tail += 1
+    return tail
 
 
 @njit(cache=True)

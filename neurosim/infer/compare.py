@@ -40,10 +40,10 @@ from ..baselines import ann_of, convert_ann
 from ..hardware.energy import ANN_PLATFORMS
 from ..train.commands import script_params, train_model
 from ..train.models import model_predict
-from ..train.trainer import as_batch, evaluate
+from ..train.trainer import _check_split, as_batch, evaluate
 from .confidence import (choose_threshold, dynamic_confidence, fixed_step_curve, oracle, pareto_curve,
                          softmax_evidence)
-from .costs import ann_activity, ops_until, snn_activity
+from .costs import ann_activity, neuron_counts, ops_until, snn_activity
 
 DEFAULT_SCALES = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 ARITHMETIC_PLATFORM = "fp32_45nm"
@@ -80,28 +80,28 @@ def _wall_per_sample(model: torch.nn.Module, x: np.ndarray, batch_size: int = 25
 
 
 def _split(data: dict, name: str) -> tuple[np.ndarray, np.ndarray]:
-    x, y = data[name]
-    return np.asarray(x), np.asarray(y).astype(np.int64)
+    return _check_split(name, data[name])
 
 
-def _target_estimate(snn, dt_ms: float, n_steps_in: int, x: np.ndarray, exit_steps: np.ndarray | None,
-                     target: str) -> dict:
-    """Energy and latency per inference of ``snn`` on ``target`` from its mean activity on
-    ``x`` (each sample's spikes up to its exit step)."""
-    from ..hardware.energy import estimate
-    from ..hardware.placement import place
+def _hardware_model(snn, dt_ms: float, n_steps_in: int, target: str):
+    """``snn`` as a simulator network, built, and the target it will be placed on."""
     from ..hardware.targets import load_target
     from ..train.convert import to_network
-    tgt = load_target(target)
-    structure = to_network(snn.double(), np.zeros((n_steps_in, snn.config["n_in"]), dtype=np.uint8), dt_ms,
+    structure = to_network(snn, np.zeros((n_steps_in, snn.config["n_in"]), dtype=np.uint8), dt_ms,
                            align_bias=False)
-    snn.float()
-    net = structure.net
-    net.build(seed=0)
-    counts = _neuron_counts(snn, x, exit_steps)
+    structure.net.build(seed=0)
+    return structure, load_target(target)
+
+
+def _target_estimate(snn, structure, tgt, x: np.ndarray, exit_steps: np.ndarray | None) -> dict:
+    """Energy and latency per inference of ``snn`` (built as ``structure``) on ``tgt`` from
+    its mean activity on ``x`` (each sample's spikes up to its exit step)."""
+    from ..hardware.energy import estimate
+    from ..hardware.placement import place
+    counts = neuron_counts(snn, x, exit_steps)
     activity = {"input": counts[0]}
     activity.update({pop.name: c for pop, c in zip(structure.hidden, counts[1:])})
-    placement = place(net, tgt, activity=activity)
+    placement = place(structure.net, tgt, activity=activity)
     fill = len(structure.hidden) + 2       # the simulator's pipeline: one step per layer
     steps = float(np.mean(exit_steps)) if exit_steps is not None else float(structure.n_steps)
     report = estimate(placement, activity, max(int(round(steps)), 1) + fill).as_dict()
@@ -109,30 +109,6 @@ def _target_estimate(snn, dt_ms: float, n_steps_in: int, x: np.ndarray, exit_ste
             "energy_uj": report["energy_per_inference_uj"],
             "dynamic_energy_uj": report["dynamic_energy_per_inference_uj"],
             "latency_us": report["time_per_inference_us"], "estimated_figures": report["energy_estimated"]}
-
-
-@torch.no_grad()
-def _neuron_counts(model, x: np.ndarray, exit_steps: np.ndarray | None, batch_size: int = 256) -> list[np.ndarray]:
-    """Mean spikes per inference of every input channel and hidden neuron, counting each
-    sample's steps ``1 .. exit_step``."""
-    model.eval()
-    model.record_layers = True
-    sums = None
-    try:
-        for lo in range(0, len(x), batch_size):
-            xb = as_batch(x[lo:lo + batch_size]).double()
-            out_steps = model(xb.float()).shape[0]
-            trains = [torch.nn.functional.pad(xb, (0, 0, 0, 0, 0, out_steps - xb.shape[0]))]
-            trains += [s.double() for s in model.layer_outputs]
-            if exit_steps is not None:
-                stop = torch.from_numpy(np.asarray(exit_steps[lo:lo + batch_size]))
-                mask = (torch.arange(out_steps)[:, None] < stop[None, :]).double()[:, :, None]
-                trains = [s * mask for s in trains]
-            part = [s.sum((0, 1)).numpy() for s in trains]
-            sums = part if sums is None else [a + b for a, b in zip(sums, part)]
-    finally:
-        model.record_layers = False
-    return [s / max(len(x), 1) for s in sums]
 
 
 def _measure_snn(label: str, snn, data: dict, pick_rule: dict, scales, dt_ms: float | None, target: str | None,
@@ -153,6 +129,7 @@ def _measure_snn(label: str, snn, data: dict, pick_rule: dict, scales, dt_ms: fl
                                  dynamic_confidence(test["outputs"], None, th, pick["scale"])["exit_steps"]).mean())
                  for th in front["threshold"]]
     rows = []
+    hardware = _hardware_model(snn, dt_ms, x_test.shape[1], target) if target is not None else None
     for kind, acc, steps, exits in (("fixed steps", curve[-1], n_steps, None),
                                     ("dynamic confidence", dc["accuracy"], dc["mean_steps"], dc["exit_steps"]),
                                     ("oracle bound", orc["accuracy"], orc["mean_steps"], orc["exit_steps"])):
@@ -162,7 +139,7 @@ def _measure_snn(label: str, snn, data: dict, pick_rule: dict, scales, dt_ms: fl
                "neuron_updates": float(steps) * test["neurons"],
                "arithmetic_energy_uj": float(np.mean(ops)) * ac_pj * 1e-6}
         if target is not None:
-            row["hardware"] = _target_estimate(snn, dt_ms, x_test.shape[1], x_test, exits, target)
+            row["hardware"] = _target_estimate(snn, *hardware, x_test, exits)
         rows.append(row)
     rows[0]["cpu_ms_per_sample"] = 1e3 * _wall_per_sample(snn, x_test)
     info = {"exit": {"threshold": pick["threshold"], "scale": pick["scale"], **pick_rule,

@@ -88,6 +88,24 @@ def ann_activity(model: nn.Module, x: np.ndarray, batch_size: int = 256) -> dict
             "effective_macs": np.concatenate(eff)}
 
 
+def neuron_counts(model: nn.Module, x: np.ndarray, exit_steps: np.ndarray | None = None,
+                  batch_size: int = 256) -> list[np.ndarray]:
+    """Mean spikes per inference of every input channel and hidden neuron of ``model`` on
+    ``x`` ``(n, T, n_in)``, counting each sample's steps ``1 .. exit_step`` (all without
+    ``exit_steps``).  One array per layer, input first."""
+    sums = None
+    for lo, (xb, out, layers) in zip(range(0, len(x), batch_size), _run_recorded(model, x, batch_size)):
+        steps = out.shape[0]
+        trains = [_pad_time(xb.double(), steps)] + [s.double() for s in layers]
+        if exit_steps is not None:
+            stop = torch.from_numpy(np.asarray(exit_steps[lo:lo + batch_size]))
+            mask = (torch.arange(steps)[:, None] < stop[None, :]).double()[:, :, None]
+            trains = [s * mask for s in trains]
+        part = [s.sum((0, 1)).numpy() for s in trains]
+        sums = part if sums is None else [a + b for a, b in zip(sums, part)]
+    return [s / max(len(x), 1) for s in sums]
+
+
 def ops_until(per_step: np.ndarray, exit_steps: np.ndarray | None = None) -> np.ndarray:
     """Per-sample totals of a ``(T, n)`` per-step count over steps ``1 .. exit_step``
     (all ``T`` steps without ``exit_steps``)."""
