@@ -5,6 +5,7 @@ initial states from its seed, running it advances time and fills monitors.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import time
@@ -15,7 +16,7 @@ from tqdm.auto import tqdm
 
 from . import connectivity
 from .distributions import ValueSpec, realize
-from .engine import numba_backend, numpy_backend
+from .engine import cupy_backend, numba_backend, numpy_backend
 from .engine.compiled import CompiledNetwork, concatenate_projections
 from .engine.recording import ChunkRecord, StateRecordPlan
 from .engine.stimulus import StimulusGenerator, spike_steps
@@ -25,8 +26,12 @@ from .neurons.base import NeuronModel
 from .populations import Node, PoissonGroup, Population, RateSpec, SpikeSource
 from .projection import BY_SIGN, EXC, INH, RECEPTOR_NAMES, Projection
 
-#: backends by name; "auto" picks numba when every model is compiled there
-BACKENDS = {"numpy": numpy_backend.run_chunk, "numba": numba_backend.run_chunk}
+#: backends by name; "auto" picks cupy when a GPU is present, else numba, when
+#: every model is compiled there
+BACKENDS = {"numpy": numpy_backend.run_chunk, "numba": numba_backend.run_chunk, "cupy": cupy_backend.run_chunk}
+#: backends that hold the network on a device for a whole run: name -> session(cn)
+#: (a context manager yielding the chunk function, see cupy_backend.session)
+SESSIONS = {"cupy": cupy_backend.session}
 #: largest delay the uint16 delay field holds, in steps
 MAX_DELAY_STEPS = np.iinfo(np.uint16).max - 1
 #: values drawn per chunk of steps (bounds the memory of pre-drawn input)
@@ -485,14 +490,18 @@ class Network:
         if backend in list_targets():
             return backend
         if backend == "auto":
-            return "numba" if all(numba_backend.kind_of(p.model) >= 0 for p in self.populations) else "numpy"
+            if not all(numba_backend.kind_of(p.model) >= 0 for p in self.populations):
+                return "numpy"
+            return "cupy" if cupy_backend.gpu_available() else "numba"
         if backend not in BACKENDS:
             raise ValueError(f"backend must be 'auto', one of {', '.join(BACKENDS)} or a hardware target "
                              f"({', '.join(list_targets())}), got {backend!r}")
-        if backend == "numba":
+        if backend == "cupy":
+            cupy_backend.require_gpu()
+        if backend in ("numba", "cupy"):
             for p in self.populations:
                 if numba_backend.kind_of(p.model) < 0:
-                    raise ValueError(f"backend='numba' compiles only {', '.join(m.__name__ for m in numba_backend.MODELS)}; "
+                    raise ValueError(f"backend={backend!r} compiles only {', '.join(m.__name__ for m in numba_backend.MODELS)}; "
                                      f"population '{p.name}' uses {type(p.model).__name__}: use backend='numpy'")
         return backend
 
@@ -517,13 +526,14 @@ class Network:
         n_steps = int(round(duration / self.dt))
         runner = self._runner(name)
         cn = self._compiled
+        session = SESSIONS[name](cn) if name in SESSIONS else contextlib.nullcontext(runner)
         plan = self._state_plan()
         record_node = self._record_nodes()
         chunk = max(1, min(_MAX_CHUNK_STEPS, _CHUNK_VALUES // self._stimulus.width))
         spikes = events = 0
         start = time.perf_counter()
-        with tqdm(total=n_steps, unit="step", delay=1.0, disable=not progress,
-                  desc=f"{self.name} [{name}]", leave=False) as bar:
+        with session as runner, tqdm(total=n_steps, unit="step", delay=1.0, disable=not progress,
+                                     desc=f"{self.name} [{name}]", leave=False) as bar:
             done = 0
             while done < n_steps:
                 n = min(chunk, n_steps - done)

@@ -1,0 +1,238 @@
+"""Translate neuron step functions into CUDA/C++ ``__device__`` functions.
+
+Each model's dynamics are written once, as a Python step function
+(``step(S, i, c, i_ext) -> spiked``, see :mod:`neurosim.neurons.base`).  The
+GPU backend needs the same arithmetic in CUDA; instead of a hand-written twin
+this module translates the function's syntax tree, so the two cannot drift
+apart.  The generated header ``kernels/neuron_models.cuh`` is checked in
+(CI compiles the kernels without Python) and a test asserts that it equals a
+fresh generation.  Regenerate it with::
+
+    python -m neurosim.engine.cuda_codegen > kernels/neuron_models.cuh
+
+Supported subset (everything else raises :class:`UnsupportedConstruct`
+naming the construct and the line):
+
+* ``name = expr`` (a local ``double``), ``S[r, i] = expr`` (``r`` an integer
+  literal, ``i`` the index parameter), ``return expr``, a docstring;
+* ``S[r, i]`` and ``c[k]`` reads (``k`` an integer literal), the ``i_ext``
+  parameter, local names, int and float literals;
+* ``+ - * /``, unary ``-`` and ``+``, one comparison (``< <= > >= == !=``),
+  which becomes ``(double)(a op b)`` -- exactly the 0.0/1.0 that NumPy and
+  Numba produce when a boolean is multiplied by a float;
+* ``exp(x)`` where ``exp`` is :func:`neurosim.neurons.mathfn.exp`.
+
+Every sub-expression is parenthesised, so C evaluates the operations in
+Python's order; with floating-point contraction off (``--fmad=false`` for
+NVRTC/nvcc, ``-ffp-contract=off`` for g++) each operation is the same IEEE
+double operation as in NumPy.
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from typing import Callable, Sequence
+
+from ..neurons import mathfn
+
+#: the signature every generated function has (S is [rows, n] row-major)
+SIGNATURE = "double {name}(double* S, long long n, long long i, const double* c, double i_ext)"
+
+_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+_CMPOPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+
+
+class UnsupportedConstruct(ValueError):
+    """A step function uses something the CUDA translator does not handle."""
+
+
+def _literal(value: object, where: str) -> str:
+    """A C double literal that parses to exactly ``value``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UnsupportedConstruct(f"{where}: only int and float literals are supported, got {value!r}")
+    text = repr(float(value))
+    if text in ("inf", "-inf", "nan"):
+        raise UnsupportedConstruct(f"{where}: non-finite literal {value!r}")
+    return text
+
+
+class _Translator:
+    def __init__(self, func: Callable) -> None:
+        self.func = func
+        self.name = func.__name__
+        source = textwrap.dedent(inspect.getsource(func))
+        tree = ast.parse(source)
+        if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
+            raise UnsupportedConstruct(f"{self.name}: expected a single plain function definition")
+        self.fdef: ast.FunctionDef = tree.body[0]
+        self.line0 = func.__code__.co_firstlineno - 1
+        args = self.fdef.args
+        if (args.posonlyargs or args.vararg or args.kwonlyargs or args.kwarg or args.defaults
+                or len(args.args) != 4):
+            raise UnsupportedConstruct(f"{self.name}: a step function takes exactly (S, i, c, i_ext)")
+        if self.fdef.decorator_list:
+            raise UnsupportedConstruct(f"{self.name}: decorators are not supported")
+        self.S, self.i, self.c, self.i_ext = (a.arg for a in args.args)
+        self.locals: set[str] = set()
+
+    def where(self, node: ast.AST) -> str:
+        return f"{self.name} (line {self.line0 + getattr(node, 'lineno', 1)})"
+
+    def fail(self, node: ast.AST, what: str) -> UnsupportedConstruct:
+        return UnsupportedConstruct(f"{self.where(node)}: {what} is not supported by the CUDA translator")
+
+    # ------------------------------------------------------------ expressions
+    def state_index(self, node: ast.Subscript) -> str:
+        idx = node.slice
+        if not (isinstance(idx, ast.Tuple) and len(idx.elts) == 2):
+            raise self.fail(node, f"indexing {self.S} other than {self.S}[row, {self.i}]")
+        row, col = idx.elts
+        if not (isinstance(row, ast.Constant) and type(row.value) is int and row.value >= 0):
+            raise self.fail(node, f"a state row that is not a non-negative integer literal")
+        if not (isinstance(col, ast.Name) and col.id == self.i):
+            raise self.fail(node, f"a state column other than the index parameter '{self.i}'")
+        return f"{self.S}[{row.value}LL * n + {self.i}]"
+
+    def expr(self, node: ast.expr) -> str:
+        if isinstance(node, ast.Constant):
+            return _literal(node.value, self.where(node))
+        if isinstance(node, ast.Name):
+            if node.id in self.locals or node.id == self.i_ext:
+                return node.id
+            raise self.fail(node, f"the name '{node.id}' (not a local variable or '{self.i_ext}')")
+        if isinstance(node, ast.Subscript):
+            base = node.value
+            if isinstance(base, ast.Name) and base.id == self.S:
+                return self.state_index(node)
+            if isinstance(base, ast.Name) and base.id == self.c:
+                k = node.slice
+                if isinstance(k, ast.Constant) and type(k.value) is int and k.value >= 0:
+                    return f"{self.c}[{k.value}]"
+                raise self.fail(node, f"a coefficient index that is not a non-negative integer literal")
+            raise self.fail(node, "subscripting anything but the state matrix and the coefficients")
+        if isinstance(node, ast.BinOp):
+            op = _BINOPS.get(type(node.op))
+            if op is None:
+                raise self.fail(node, f"the operator {type(node.op).__name__}")
+            return f"({self.expr(node.left)} {op} {self.expr(node.right)})"
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.USub):
+                return f"(-{self.expr(node.operand)})"
+            if isinstance(node.op, ast.UAdd):
+                return self.expr(node.operand)
+            raise self.fail(node, f"the unary operator {type(node.op).__name__}")
+        if isinstance(node, ast.Compare):
+            if len(node.ops) != 1:
+                raise self.fail(node, "a chained comparison")
+            op = _CMPOPS.get(type(node.ops[0]))
+            if op is None:
+                raise self.fail(node, f"the comparison {type(node.ops[0]).__name__}")
+            return f"((double)({self.expr(node.left)} {op} {self.expr(node.comparators[0])}))"
+        if isinstance(node, ast.Call):
+            fn = node.func
+            if not (isinstance(fn, ast.Name) and fn.id == "exp"
+                    and self.func.__globals__.get("exp") is mathfn.exp):
+                raise self.fail(node, f"the call {ast.unparse(node.func)}() (only neurosim.neurons.mathfn.exp)")
+            if len(node.args) != 1 or node.keywords:
+                raise self.fail(node, "exp() with other than one positional argument")
+            return f"exp({self.expr(node.args[0])})"
+        raise self.fail(node, f"the expression {type(node).__name__} ({ast.unparse(node)})")
+
+    # ------------------------------------------------------------- statements
+    def statements(self) -> list[str]:
+        lines: list[str] = []
+        body = list(self.fdef.body)
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            body = body[1:]
+        if not body or not isinstance(body[-1], ast.Return):
+            raise UnsupportedConstruct(f"{self.name}: the last statement must be 'return spiked'")
+        for stmt in body:
+            if isinstance(stmt, ast.Assign):
+                if len(stmt.targets) != 1:
+                    raise self.fail(stmt, "chained assignment")
+                target = stmt.targets[0]
+                value = self.expr(stmt.value)
+                if isinstance(target, ast.Name):
+                    if target.id in (self.S, self.i, self.c, self.i_ext):
+                        raise self.fail(stmt, f"assigning to the parameter '{target.id}'")
+                    if target.id in self.locals:
+                        lines.append(f"{target.id} = {value};")
+                    else:
+                        self.locals.add(target.id)
+                        lines.append(f"double {target.id} = {value};")
+                elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name) \
+                        and target.value.id == self.S:
+                    lines.append(f"{self.state_index(target)} = {value};")
+                else:
+                    raise self.fail(stmt, f"assigning to {ast.unparse(target)}")
+            elif isinstance(stmt, ast.Return):
+                if stmt is not body[-1] or stmt.value is None:
+                    raise self.fail(stmt, "a return other than the final 'return spiked'")
+                lines.append(f"return {self.expr(stmt.value)};")
+            else:
+                raise self.fail(stmt, f"the statement {type(stmt).__name__}")
+        return lines
+
+
+def translate(func: Callable, name: str | None = None) -> str:
+    """CUDA/C++ source of a ``__device__`` function equivalent to the step function ``func``.
+
+    The result has the signature :data:`SIGNATURE` (``S`` row-major with
+    ``n`` columns, so ``S[r, i]`` becomes ``S[r * n + i]``) and returns the
+    step's ``spiked`` (1.0 or 0.0).  Raises :class:`UnsupportedConstruct`
+    naming the construct when ``func`` leaves the supported subset (see the
+    module docstring).
+    """
+    if not callable(func):
+        raise TypeError(f"func must be a step function, got {func!r}")
+    tr = _Translator(func)
+    body = tr.statements()
+    header = SIGNATURE.format(name=name or tr.name)
+    header = header.replace("double* S", f"double* {tr.S}").replace("long long i,", f"long long {tr.i},")
+    header = header.replace("const double* c", f"const double* {tr.c}").replace("double i_ext", f"double {tr.i_ext}")
+    return "\n".join([f"__device__ inline {header}", "{"] + [f"    {ln}" for ln in body] + ["}"])
+
+
+def generate_header(models: Sequence[type] | None = None) -> str:
+    """The text of ``kernels/neuron_models.cuh``: every model's step, and a dispatch on the model kind.
+
+    ``models`` defaults to the compiled backends' registry
+    (:data:`neurosim.engine.numba_backend.MODELS`); a model's kind is its
+    position there, as in every backend.
+    """
+    if models is None:
+        from .numba_backend import MODELS as models
+    parts = [
+        "// Generated by neurosim/engine/cuda_codegen.py from the models' Python step functions.",
+        "// Do not edit: regenerate with  python -m neurosim.engine.cuda_codegen > kernels/neuron_models.cuh",
+        "// (tests/test_cuda_emulation.py checks that this file equals a fresh generation).",
+        "#pragma once",
+        "",
+    ]
+    cases = []
+    for kind, model in enumerate(models):
+        step = model.step
+        parts += [f"// {model.__name__}: rows {', '.join(model.state_vars)}", translate(step), ""]
+        cases.append(f"    case {kind}: return {step.__name__}(S, n, i, c, i_ext);")
+    parts += [
+        "// Advance neuron i of a population of model `kind` (its position in MODELS); returns spiked.",
+        "__device__ inline double neuron_step(int kind, double* S, long long n, long long i, const double* c,",
+        "                                     double i_ext)",
+        "{",
+        "    switch (kind) {",
+        *cases,
+        "    default: return 0.0;",
+        "    }",
+        "}",
+        "",
+        f"#define NEUROSIM_N_MODELS {len(models)}",
+        "",
+    ]
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":  # pragma: no cover - command line
+    import sys
+    sys.stdout.write(generate_header())

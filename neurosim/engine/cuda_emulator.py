@@ -1,0 +1,141 @@
+"""The CUDA kernels run on the CPU: a test harness for machines without a GPU.
+
+The real ``kernels/*.cu`` files are compiled with the host C++ compiler
+(``g++``), with ``kernels/cuda_cpu_shim.h`` force-included: it turns
+``__global__``/``__device__`` into plain functions, makes ``threadIdx`` and
+friends globals and exports one launcher per kernel that runs every
+(block, thread) one after another, in index order.  :class:`CpuEmulatedDevice`
+loads that library with :mod:`ctypes` and implements the device interface of
+:class:`neurosim.engine.device_engine.DeviceEngine` on NumPy arrays, so the
+GPU backend's host code and kernels run unchanged on the CPU.
+
+What this verifies: the kernels' arithmetic (the generated neuron code with
+the C library's ``exp``, the same one :func:`neurosim.neurons.mathfn.exp`
+uses), their indexing, the compaction, the ring-buffer and monitor layouts and
+the driver's launch sequence; with threads serialised, atomic additions
+happen in thread-index order, which is the CPU backends' order, so results
+are bit-identical to the NumPy reference.  What it cannot verify: timing,
+concurrency between threads, and the GPU's own ``exp`` (see docs/gpu.md).
+
+Usage::
+
+    dev = CpuEmulatedDevice()                 # compiles once, cached by source hash
+    net.run(10.0, backend="cuda-emulated")    # after register_emulated_backend()
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .device_engine import KERNEL_FILES
+from .kernels_path import kernel_dir
+
+#: flags of the CPU build: no floating-point contraction, so every operation
+#: is the IEEE double operation NumPy performs
+CXX_FLAGS = ("-std=c++17", "-O2", "-ffp-contract=off", "-fno-fast-math", "-fPIC", "-shared",
+             "-DNEUROSIM_CPU_SHIM")
+
+_SCALARS = {
+    np.dtype(np.int64): ctypes.c_int64, np.dtype(np.int32): ctypes.c_int32,
+    np.dtype(np.uint64): ctypes.c_uint64, np.dtype(np.float64): ctypes.c_double,
+}
+
+
+def build_library(out_dir: str | os.PathLike | None = None, cxx: str | None = None) -> Path:
+    """Compile ``kernels/*.cu`` for the CPU into a shared library; return its path.
+
+    The library is named after a hash of the sources and flags and reused when
+    it exists.  ``out_dir`` defaults to ``$TMPDIR/neurosim-cuda-emulator``;
+    ``cxx`` to ``$CXX`` or ``g++``.  Raises RuntimeError with the compiler's
+    output when compilation fails.
+    """
+    cxx = cxx or os.environ.get("CXX", "g++")
+    if shutil.which(cxx) is None:
+        raise RuntimeError(f"the CUDA CPU emulator needs a C++17 compiler: '{cxx}' not found (set cxx or $CXX)")
+    src = kernel_dir()
+    files = [src / f for f in KERNEL_FILES]
+    digest = hashlib.sha256(" ".join(CXX_FLAGS).encode())
+    for path in sorted(src.iterdir()):
+        if path.suffix in (".cu", ".cuh", ".h"):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    out_dir = Path(out_dir) if out_dir is not None else Path(tempfile.gettempdir()) / "neurosim-cuda-emulator"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lib = out_dir / f"kernels-{digest.hexdigest()[:16]}.so"
+    if lib.exists():
+        return lib
+    tmp = lib.with_suffix(f".{os.getpid()}.tmp")
+    cmd = [cxx, *CXX_FLAGS, "-I", str(src), "-include", str(src / "cuda_cpu_shim.h"), "-x", "c++",
+           *map(str, files), "-o", str(tmp)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"compiling the CUDA kernels for the CPU failed:\n{' '.join(cmd)}\n{proc.stderr}")
+    os.replace(tmp, lib)
+    return lib
+
+
+class CpuEmulatedDevice:
+    """The device interface of :class:`~neurosim.engine.device_engine.DeviceEngine` on the CPU.
+
+    ``block``: threads per block of every launch (small, so launches span
+    several blocks); ``library``: a library from :func:`build_library`
+    (built on first use by default).
+    """
+
+    xp = np
+
+    def __init__(self, block: int = 32, library: str | os.PathLike | None = None) -> None:
+        if not isinstance(block, (int, np.integer)) or block < 1:
+            raise ValueError(f"block must be a positive number of threads, got {block!r}")
+        self.block = int(block)
+        self.library = Path(library) if library is not None else build_library()
+        self._lib = ctypes.CDLL(str(self.library))
+
+    def kernel(self, name: str) -> Callable[[int, int, tuple], None]:
+        """``launch(grid, block, args)`` for the kernel ``name`` (args as for CuPy: arrays and NumPy scalars)."""
+        try:
+            fn = getattr(self._lib, f"launch_{name}")
+        except AttributeError:
+            raise ValueError(f"no kernel named {name!r} in {self.library}") from None
+        fn.argtypes = [ctypes.c_uint, ctypes.c_uint, ctypes.POINTER(ctypes.c_void_p)]
+        fn.restype = None
+
+        def launch(grid: int, block: int, args: tuple) -> None:
+            holders = []
+            for a in args:
+                if isinstance(a, np.ndarray):
+                    if not a.flags.c_contiguous:
+                        raise ValueError(f"kernel {name}: array arguments must be contiguous")
+                    holders.append(ctypes.c_void_p(a.ctypes.data))
+                elif isinstance(a, np.generic) and a.dtype in _SCALARS:
+                    holders.append(_SCALARS[a.dtype](a.item()))
+                else:
+                    raise TypeError(f"kernel {name}: pass arrays or NumPy scalars (int32, int64, uint64, float64), "
+                                    f"got {type(a).__name__}")
+            ptrs = (ctypes.c_void_p * len(holders))(*[ctypes.addressof(h) for h in holders])
+            fn(grid, block, ptrs)
+
+        return launch
+
+    def to_device(self, a: np.ndarray) -> np.ndarray:
+        """A contiguous copy of ``a`` (the "device" is host memory)."""
+        return np.array(a, copy=True, order="C")
+
+    def to_host(self, a: np.ndarray) -> np.ndarray:
+        """A copy of ``a``."""
+        return np.array(a, copy=True)
+
+    def cumsum(self, a: np.ndarray, out: np.ndarray) -> None:
+        """Inclusive prefix sum of ``a`` into ``out``."""
+        np.cumsum(a, out=out)
+
+    def synchronize(self) -> None:
+        """Nothing to wait for: launches run to completion."""

@@ -1,0 +1,187 @@
+"""The GPU backend without a GPU: the real kernels/*.cu compiled with g++ and run
+thread by thread (neurosim.engine.cuda_emulator), driven by the GPU backend's
+own host code, must reproduce the NumPy reference bit for bit."""
+import functools
+import importlib.util
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import neurosim as ns
+from neurosim import network
+from neurosim.engine import cuda_codegen, cupy_backend
+from neurosim.engine.device_engine import DeviceEngine
+from neurosim.engine.kernels_path import kernel_dir
+from neurosim.neurons import mathfn
+
+from test_engine import MODELS, mixed_network, outputs
+
+REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="the CUDA CPU emulation needs g++")
+
+
+@pytest.fixture(scope="session")
+def emulated(tmp_path_factory):
+    """Register backend 'cuda-emulated': the GPU backend on the CPU-compiled kernels (compiled once)."""
+    from neurosim.engine.cuda_emulator import CpuEmulatedDevice, build_library
+    dev = CpuEmulatedDevice(block=32, library=build_library(tmp_path_factory.mktemp("cuda-emulator")))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(network.BACKENDS, "cuda-emulated", cupy_backend.run_chunk)
+        mp.setitem(network.SESSIONS, "cuda-emulated", functools.partial(cupy_backend.session, device=dev))
+        yield "cuda-emulated"
+
+
+def _load_model_script(name):
+    spec = importlib.util.spec_from_file_location(name, REPO / "models" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ---------------------------------------------------------------- generated neuron code
+def test_checked_in_header_equals_a_fresh_generation():
+    text = (kernel_dir() / "neuron_models.cuh").read_text()
+    assert text == cuda_codegen.generate_header(), (
+        "kernels/neuron_models.cuh is stale: python -m neurosim.engine.cuda_codegen > kernels/neuron_models.cuh")
+
+
+def test_translation_of_a_step():
+    src = cuda_codegen.translate(ns.neurons.coba_step)
+    assert src.startswith("__device__ inline double coba_step(double* S, long long n, long long i, "
+                          "const double* c, double i_ext)")
+    assert "S[0LL * n + i]" in src and "((double)(refr > 0.5))" in src and "exp(" in src
+
+
+def _bad_if(S, i, c, i_ext):
+    v = S[0, i]
+    if v > c[0]:
+        v = c[1]
+    return v
+
+
+def _bad_pow(S, i, c, i_ext):
+    v = S[0, i] ** 2.0
+    return v
+
+
+def _bad_call(S, i, c, i_ext):
+    v = np.exp(S[0, i])
+    return v
+
+
+def _bad_chain(S, i, c, i_ext):
+    v = (c[0] < S[0, i] < c[1]) * 1.0
+    return v
+
+
+def _bad_row(S, i, c, i_ext):
+    r = 1
+    v = S[r, i]
+    return v
+
+
+def _bad_name(S, i, c, i_ext):
+    v = S[0, i] * undefined_global  # noqa: F821
+    return v
+
+
+@pytest.mark.parametrize("func,construct", [
+    (_bad_if, "If"), (_bad_pow, "Pow"), (_bad_call, "np.exp"), (_bad_chain, "chained comparison"),
+    (_bad_row, "state row"), (_bad_name, "undefined_global"),
+])
+def test_unsupported_constructs_are_named(func, construct):
+    with pytest.raises(cuda_codegen.UnsupportedConstruct, match=construct) as err:
+        cuda_codegen.translate(func)
+    assert func.__name__ in str(err.value) and "line" in str(err.value)
+
+
+def test_exp_must_be_the_backend_identical_one():
+    from neurosim.neurons import coba
+    assert coba.exp is mathfn.exp  # the translator accepts exp only when it is this function
+
+
+# ------------------------------------------------------------------- whole networks
+@pytest.mark.parametrize("model,w_e,w_i", MODELS, ids=lambda m: type(m).__name__ if hasattr(m, "step") else "")
+def test_emulated_kernels_identical_to_numpy_reference(emulated, model, w_e, w_i):
+    """Poisson group and Poisson input, currents, heterogeneous delays, by-sign receptors,
+    spike, state and rate monitors: identical outputs and bitwise-identical final state."""
+    ref = mixed_network(model, w_e, w_i, backend="numpy")
+    emu = mixed_network(model, w_e, w_i, backend=emulated)
+    assert ref[1].times.size > 100
+    for a, b in zip(outputs(*ref[1:]), outputs(*emu[1:])):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(ref[0]._compiled.S, emu[0]._compiled.S)
+    np.testing.assert_array_equal(ref[0]._compiled.buffer, emu[0]._compiled.buffer)
+
+
+def test_split_runs_and_switching_backends_continue_exactly(emulated):
+    model, w_e, w_i = MODELS[0]
+    whole = mixed_network(model, w_e, w_i, duration=150.0, backend="numpy")
+    parts = mixed_network(model, w_e, w_i, split=[50.0, 60.0], backend=emulated)
+    parts[0].run(40.0, backend="numba", progress=False)
+    for a, b in zip(outputs(*whole[1:]), outputs(*parts[1:])):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", ["cuba", "coba"])
+def test_model_scripts_identical(emulated, name):
+    """models/cuba.py and models/coba.py (uniform projections, explicit receptors), 600 neurons."""
+    script = _load_model_script(name)
+    runs = []
+    for backend in ("numpy", emulated):
+        net = script.build(n=600)
+        mon = net.monitor_spikes(net.nodes["exc"])
+        v = net.monitor_state(net.nodes["inh"], "v", [0, 3], every=7)
+        net.run(60.0, seed=4, backend=backend, progress=False)
+        runs.append((mon.times, mon.indices, v._stacked(), net._compiled.S.copy()))
+    assert runs[0][0].size > 50
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_spike_record_grows_when_full(emulated, monkeypatch):
+    """A record buffer that starts nearly empty is grown between steps without losing spikes."""
+    monkeypatch.setattr(DeviceEngine, "MIN_RECORD", 0)
+    monkeypatch.setattr(DeviceEngine, "RECORD_STEPS", 1)
+    model, w_e, w_i = MODELS[3]
+    ref = mixed_network(model, w_e, w_i, backend="numpy", duration=40.0)
+    emu = mixed_network(model, w_e, w_i, backend=emulated, duration=40.0)
+    for a, b in zip(outputs(*ref[1:]), outputs(*emu[1:])):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_spike_sources_and_one_to_one(emulated):
+    runs = []
+    for backend in ("numpy", emulated):
+        net = ns.Network(dt=0.1)
+        pop = net.add_population("pop", 70, ns.LIF(tau_syn_e=0.0), v_init=-50.5)
+        src = net.add_spike_source("src", 70, times=[0.0, 0.5, 0.5, 1.0, 3.3], indices=[0, 1, 69, 3, 68])
+        net.connect(src, pop, rule="one_to_one", weight=[2.0] * 70, delay=np.linspace(0.0, 2.0, 70))
+        net.connect(pop, pop, p=0.3, weight=ns.Normal(0.2, 0.3), delay=ns.Uniform(0.1, 1.0))
+        s, p = net.monitor_spikes(src), net.monitor_spikes(pop)
+        net.run(8.0, seed=1, backend=backend, progress=False)
+        runs.append((s.times, s.indices, p.times, p.indices, net._compiled.S.copy()))
+    assert runs[0][2].size > 0
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------- backend selection
+def test_auto_picks_cupy_only_with_a_gpu(monkeypatch):
+    net = ns.Network()
+    net.add_population("a", 3, ns.LIF())
+    monkeypatch.setattr(cupy_backend, "gpu_available", lambda: False)
+    assert net._choose_backend("auto") == "numba"
+    monkeypatch.setattr(cupy_backend, "gpu_available", lambda: True)
+    assert net._choose_backend("auto") == "cupy"
+
+
+@pytest.mark.skipif(cupy_backend.gpu_available(), reason="a GPU is present")
+def test_cupy_backend_without_gpu_is_a_clear_error():
+    net = ns.Network()
+    net.add_population("a", 3, ns.LIF())
+    with pytest.raises(RuntimeError, match=r"backend='cupy' needs .*backend='auto'"):
+        net.run(1.0, backend="cupy", progress=False)
