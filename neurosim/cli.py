@@ -60,7 +60,8 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("script", help="path of the model script, e.g. models/cuba.py")
     run.add_argument("--duration", type=float, default=1000.0, help="biological time to simulate (ms)")
     run.add_argument("--seed", type=int, default=1, help="random seed (connectivity, initial state, input)")
-    run.add_argument("--backend", default="auto", choices=["auto", "numpy", "numba"])
+    run.add_argument("--backend", default="auto", choices=["auto", "numpy", "numba", "cupy"],
+                     help="engine backend; auto: cupy with a GPU, else numba (default auto)")
     run.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
                      help="override build() parameters, e.g. --set n=1000")
     run.add_argument("--plot", metavar="PNG", help="write a raster and rate figure")

@@ -24,14 +24,19 @@ pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="the CUDA CP
 
 
 @pytest.fixture(scope="session")
-def emulated(tmp_path_factory):
-    """Register backend 'cuda-emulated': the GPU backend on the CPU-compiled kernels (compiled once)."""
+def emulated_device(tmp_path_factory):
+    """The kernels compiled for the CPU, once per test session (blocks of 32 threads)."""
     from neurosim.engine.cuda_emulator import CpuEmulatedDevice, build_library
-    dev = CpuEmulatedDevice(block=32, library=build_library(tmp_path_factory.mktemp("cuda-emulator")))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(network.BACKENDS, "cuda-emulated", cupy_backend.run_chunk)
-        mp.setitem(network.SESSIONS, "cuda-emulated", functools.partial(cupy_backend.session, device=dev))
-        yield "cuda-emulated"
+    return CpuEmulatedDevice(block=32, library=build_library(tmp_path_factory.mktemp("cuda-emulator")))
+
+
+@pytest.fixture
+def emulated(emulated_device, monkeypatch):
+    """Backend 'cuda-emulated' for this test: the GPU backend's host code on the CPU-compiled kernels."""
+    monkeypatch.setitem(network.BACKENDS, "cuda-emulated", cupy_backend.run_chunk)
+    monkeypatch.setitem(network.SESSIONS, "cuda-emulated",
+                        functools.partial(cupy_backend.session, device=emulated_device))
+    return "cuda-emulated"
 
 
 def _load_model_script(name):

@@ -141,7 +141,7 @@ def test_poisson_rate_errors(net):
 
 def test_unknown_backend(net):
     net.add_population("a", 5, ns.LIF())
-    with pytest.raises(ValueError, match="backend must be 'auto', one of numpy, numba or a hardware target \\(loihi1, loihi2\\)"):
+    with pytest.raises(ValueError, match="backend must be 'auto', one of numpy, numba, cupy or a hardware target \\(loihi1, loihi2\\)"):
         net.run(1.0, backend="fortran")
 
 

@@ -18,6 +18,7 @@ from the CPU backends, and their bound, are in docs/gpu.md.
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Callable, Iterator
 
 import numpy as np
@@ -34,8 +35,12 @@ NVRTC_OPTIONS = ("--std=c++17", "--fmad=false")
 _DEVICE = None
 
 
+@functools.lru_cache(maxsize=None)
 def gpu_available() -> bool:
-    """True when CuPy imports and sees at least one CUDA device (any error: False)."""
+    """True when CuPy imports and sees at least one CUDA device (any error: False).
+
+    Probed once per process (importing CuPy takes a moment).
+    """
     try:
         import cupy
         return cupy.cuda.runtime.getDeviceCount() > 0
