@@ -89,7 +89,7 @@ class _Translator:
             raise self.fail(node, f"indexing {self.S} other than {self.S}[row, {self.i}]")
         row, col = idx.elts
         if not (isinstance(row, ast.Constant) and type(row.value) is int and row.value >= 0):
-            raise self.fail(node, f"a state row that is not a non-negative integer literal")
+            raise self.fail(node, "a state row that is not a non-negative integer literal")
         if not (isinstance(col, ast.Name) and col.id == self.i):
             raise self.fail(node, f"a state column other than the index parameter '{self.i}'")
         return f"{self.S}[{row.value}LL * n + {self.i}]"
@@ -109,7 +109,7 @@ class _Translator:
                 k = node.slice
                 if isinstance(k, ast.Constant) and type(k.value) is int and k.value >= 0:
                     return f"{self.c}[{k.value}]"
-                raise self.fail(node, f"a coefficient index that is not a non-negative integer literal")
+                raise self.fail(node, "a coefficient index that is not a non-negative integer literal")
             raise self.fail(node, "subscripting anything but the state matrix and the coefficients")
         if isinstance(node, ast.BinOp):
             op = _BINOPS.get(type(node.op))
