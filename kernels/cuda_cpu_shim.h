@@ -34,6 +34,7 @@ struct dim3 {
 inline dim3 threadIdx, blockIdx, blockDim, gridDim;
 
 using std::exp;
+using std::fabs;
 
 inline double atomicAdd(double* address, double value)
 {

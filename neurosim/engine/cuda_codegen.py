@@ -30,6 +30,7 @@ double operation as in NumPy.
 from __future__ import annotations
 
 import ast
+import builtins
 import inspect
 import textwrap
 from typing import Callable, Sequence
@@ -58,6 +59,13 @@ def _literal(value: object, where: str) -> str:
 
 
 class _Translator:
+    """A step function ``(S, i, c, i_ext)`` in double precision (the neuron models)."""
+
+    #: C type of locals and of a comparison's 0/1 value
+    ctype = "double"
+    #: Python builtins the function may call besides ``exp``: name -> C function
+    calls: dict[str, str] = {}
+
     def __init__(self, func: Callable) -> None:
         self.func = func
         self.name = func.__name__
@@ -67,14 +75,23 @@ class _Translator:
             raise UnsupportedConstruct(f"{self.name}: expected a single plain function definition")
         self.fdef: ast.FunctionDef = tree.body[0]
         self.line0 = func.__code__.co_firstlineno - 1
-        args = self.fdef.args
-        if (args.posonlyargs or args.vararg or args.kwonlyargs or args.kwarg or args.defaults
-                or len(args.args) != 4):
-            raise UnsupportedConstruct(f"{self.name}: a step function takes exactly (S, i, c, i_ext)")
         if self.fdef.decorator_list:
             raise UnsupportedConstruct(f"{self.name}: decorators are not supported")
-        self.S, self.i, self.c, self.i_ext = (a.arg for a in args.args)
+        args = self.fdef.args
+        if args.posonlyargs or args.vararg or args.kwonlyargs or args.kwarg:
+            raise UnsupportedConstruct(f"{self.name}: only plain positional parameters are supported")
         self.locals: set[str] = set()
+        self.bind(args)
+
+    def bind(self, args: ast.arguments) -> None:
+        """Name the parameters: ``(S, i, c, i_ext)`` for a step function."""
+        if args.defaults or len(args.args) != 4:
+            raise UnsupportedConstruct(f"{self.name}: a step function takes exactly (S, i, c, i_ext)")
+        self.S, self.i, self.c, self.i_ext = (a.arg for a in args.args)
+        self.params = {self.i_ext}
+
+    def literal(self, value: object, node: ast.AST) -> str:
+        return _literal(value, self.where(node))
 
     def where(self, node: ast.AST) -> str:
         return f"{self.name} (line {self.line0 + getattr(node, 'lineno', 1)})"
@@ -96,11 +113,12 @@ class _Translator:
 
     def expr(self, node: ast.expr) -> str:
         if isinstance(node, ast.Constant):
-            return _literal(node.value, self.where(node))
+            return self.literal(node.value, node)
         if isinstance(node, ast.Name):
-            if node.id in self.locals or node.id == self.i_ext:
+            if node.id in self.locals or node.id in self.params:
                 return node.id
-            raise self.fail(node, f"the name '{node.id}' (not a local variable or '{self.i_ext}')")
+            raise self.fail(node, f"the name '{node.id}' (not a local variable or "
+                                  f"{' or '.join(repr(p) for p in sorted(self.params))})")
         if isinstance(node, ast.Subscript):
             base = node.value
             if isinstance(base, ast.Name) and base.id == self.S:
@@ -128,9 +146,14 @@ class _Translator:
             op = _CMPOPS.get(type(node.ops[0]))
             if op is None:
                 raise self.fail(node, f"the comparison {type(node.ops[0]).__name__}")
-            return f"((double)({self.expr(node.left)} {op} {self.expr(node.comparators[0])}))"
+            return f"(({self.ctype})({self.expr(node.left)} {op} {self.expr(node.comparators[0])}))"
         if isinstance(node, ast.Call):
             fn = node.func
+            if isinstance(fn, ast.Name) and fn.id in self.calls and fn.id not in self.locals \
+                    and self.func.__globals__.get(fn.id, getattr(builtins, fn.id, None)) is getattr(builtins, fn.id):
+                if len(node.args) != 1 or node.keywords:
+                    raise self.fail(node, f"{fn.id}() with other than one positional argument")
+                return f"{self.calls[fn.id]}({self.expr(node.args[0])})"
             if not (isinstance(fn, ast.Name) and fn.id == "exp"
                     and self.func.__globals__.get("exp") is mathfn.exp):
                 raise self.fail(node, f"the call {ast.unparse(node.func)}() (only neurosim.neurons.mathfn.exp)")
@@ -147,7 +170,7 @@ class _Translator:
                 and isinstance(body[0].value.value, str):
             body = body[1:]
         if not body or not isinstance(body[-1], ast.Return):
-            raise UnsupportedConstruct(f"{self.name}: the last statement must be 'return spiked'")
+            raise UnsupportedConstruct(f"{self.name}: the last statement must be a 'return'")
         for stmt in body:
             if isinstance(stmt, ast.Assign):
                 if len(stmt.targets) != 1:
@@ -155,13 +178,13 @@ class _Translator:
                 target = stmt.targets[0]
                 value = self.expr(stmt.value)
                 if isinstance(target, ast.Name):
-                    if target.id in (self.S, self.i, self.c, self.i_ext):
+                    if target.id in (self.S, self.i, self.c) or target.id in self.params:
                         raise self.fail(stmt, f"assigning to the parameter '{target.id}'")
                     if target.id in self.locals:
                         lines.append(f"{target.id} = {value};")
                     else:
                         self.locals.add(target.id)
-                        lines.append(f"double {target.id} = {value};")
+                        lines.append(f"{self.ctype} {target.id} = {value};")
                 elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name) \
                         and target.value.id == self.S:
                     lines.append(f"{self.state_index(target)} = {value};")
@@ -169,11 +192,33 @@ class _Translator:
                     raise self.fail(stmt, f"assigning to {ast.unparse(target)}")
             elif isinstance(stmt, ast.Return):
                 if stmt is not body[-1] or stmt.value is None:
-                    raise self.fail(stmt, "a return other than the final 'return spiked'")
+                    raise self.fail(stmt, "a return other than the final one")
                 lines.append(f"return {self.expr(stmt.value)};")
             else:
                 raise self.fail(stmt, f"the statement {type(stmt).__name__}")
         return lines
+
+
+class _ScalarTranslator(_Translator):
+    """A scalar function ``f(x, a, one=1.0, ...)`` as a ``template <typename T>`` device function.
+
+    Every parameter becomes a ``T`` parameter (defaults are the caller's
+    business, see :func:`translate_scalar`), locals are ``T``, literals
+    ``T(value)`` and a comparison ``T(a op b)``, so one source serves float
+    and double and no operation is promoted to double in float.  ``abs`` is
+    allowed besides ``exp`` (as ``fabs``, overloaded for float and double).
+    """
+
+    ctype = "T"
+    calls = {"abs": "fabs"}
+
+    def bind(self, args: ast.arguments) -> None:
+        self.S = self.i = self.c = self.i_ext = None
+        self.names = [a.arg for a in args.args]
+        self.params = set(self.names)
+
+    def literal(self, value: object, node: ast.AST) -> str:
+        return f"T({_literal(value, self.where(node))})"
 
 
 def translate(func: Callable, name: str | None = None) -> str:
@@ -193,6 +238,69 @@ def translate(func: Callable, name: str | None = None) -> str:
     header = header.replace("double* S", f"double* {tr.S}").replace("long long i,", f"long long {tr.i},")
     header = header.replace("const double* c", f"const double* {tr.c}").replace("double i_ext", f"double {tr.i_ext}")
     return "\n".join([f"__device__ inline {header}", "{"] + [f"    {ln}" for ln in body] + ["}"])
+
+
+def translate_scalar(func: Callable, name: str | None = None) -> str:
+    """CUDA/C++ source of ``template <typename T> __device__ T name(T p0, T p1, ...)`` for ``func``.
+
+    ``func`` is a plain scalar function (such as the surrogate gradients of
+    :mod:`neurosim.train.surrogate`): assignments to locals, ``+ - * /``,
+    unary minus, one comparison per expression (0 or 1 in ``T``), ``abs``
+    and ``mathfn.exp``, a final ``return``.  Every parameter, defaults
+    included, is a parameter of the C function; the caller passes the
+    defaults in the working precision.  Raises :class:`UnsupportedConstruct`
+    naming the construct otherwise.
+    """
+    if not callable(func):
+        raise TypeError(f"func must be a scalar function, got {func!r}")
+    tr = _ScalarTranslator(func)
+    body = tr.statements()
+    params = ", ".join(f"T {p}" for p in tr.names)
+    return "\n".join(["template <typename T>", f"__device__ inline T {name or tr.name}({params})", "{"]
+                     + [f"    {ln}" for ln in body] + ["}"])
+
+
+def generate_surrogate_header() -> str:
+    """The text of ``kernels/surrogates.cuh``: the surrogate gradients of
+    :mod:`neurosim.train.surrogate`, translated, and ``surrogate_grad(kind, x, a)``.
+
+    ``kind`` is the position in ``SURROGATES`` (:attr:`Surrogate.kind`); the
+    dispatch passes each function's defaults beyond ``(x, a)`` (``one``,
+    ``pi``) as ``T(default)``, i.e. rounded to the working precision as the
+    Numba kernels do.
+    """
+    from ..train import surrogate
+    parts = [
+        "// Generated by neurosim/engine/cuda_codegen.py from neurosim/train/surrogate.py.",
+        "// Do not edit: regenerate with",
+        "//     python -m neurosim.engine.cuda_codegen surrogates > kernels/surrogates.cuh",
+        "// (tests/test_cuda_training_emulation.py checks that this file equals a fresh generation).",
+        "#pragma once",
+        "",
+    ]
+    cases = []
+    for kind, (label, func) in enumerate(zip(surrogate.SURROGATES, surrogate._GRADS)):
+        params = list(inspect.signature(func).parameters.values())
+        if len(params) < 2 or any(p.default is inspect.Parameter.empty for p in params[2:]):
+            raise UnsupportedConstruct(f"{func.__name__}: a surrogate takes (x, a, ...) with defaults after a")
+        extra = "".join(f", T({_literal(p.default, func.__name__)})" for p in params[2:])
+        parts += [f"// surrogate {label!r}", translate_scalar(func), ""]
+        cases.append(f"    case {kind}: return {func.__name__}<T>(x, a{extra});")
+    parts += [
+        "// sigma'(x) of surrogate `kind` (its position in SURROGATES) with slope a.",
+        "template <typename T>",
+        "__device__ inline T surrogate_grad(int kind, T x, T a)",
+        "{",
+        "    switch (kind) {",
+        *cases,
+        "    default: return T(0.0);",
+        "    }",
+        "}",
+        "",
+        f"#define NEUROSIM_N_SURROGATES {len(surrogate.SURROGATES)}",
+        "",
+    ]
+    return "\n".join(parts)
 
 
 def generate_header(models: Sequence[type] | None = None) -> str:
@@ -235,4 +343,7 @@ def generate_header(models: Sequence[type] | None = None) -> str:
 
 if __name__ == "__main__":  # pragma: no cover - command line
     import sys
-    sys.stdout.write(generate_header())
+    what = sys.argv[1] if len(sys.argv) > 1 else "neurons"
+    if what not in ("neurons", "surrogates"):
+        sys.exit(f"usage: python -m neurosim.engine.cuda_codegen [neurons|surrogates]  (got {what!r})")
+    sys.stdout.write(generate_header() if what == "neurons" else generate_surrogate_header())

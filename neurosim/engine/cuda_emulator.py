@@ -36,7 +36,7 @@ from typing import Callable
 import numpy as np
 
 from .device_engine import KERNEL_FILES
-from .kernels_path import kernel_dir
+from .kernels_path import TRAINING_KERNEL_FILES, kernel_dir
 
 #: flags of the CPU build: no floating-point contraction, so every operation
 #: is the IEEE double operation NumPy performs
@@ -46,11 +46,13 @@ CXX_FLAGS = ("-std=c++17", "-O2", "-ffp-contract=off", "-fno-fast-math", "-fPIC"
 _SCALARS = {
     np.dtype(np.int64): ctypes.c_int64, np.dtype(np.int32): ctypes.c_int32,
     np.dtype(np.uint64): ctypes.c_uint64, np.dtype(np.float64): ctypes.c_double,
+    np.dtype(np.float32): ctypes.c_float,
 }
 
 
 def build_library(out_dir: str | os.PathLike | None = None, cxx: str | None = None) -> Path:
-    """Compile ``kernels/*.cu`` for the CPU into a shared library; return its path.
+    """Compile ``kernels/*.cu`` (the simulator's and the training kernels) for the CPU
+    into one shared library; return its path.
 
     The library is named after a hash of the sources and flags and reused when
     it exists.  ``out_dir`` defaults to ``$TMPDIR/neurosim-cuda-emulator``;
@@ -61,7 +63,7 @@ def build_library(out_dir: str | os.PathLike | None = None, cxx: str | None = No
     if shutil.which(cxx) is None:
         raise RuntimeError(f"the CUDA CPU emulator needs a C++17 compiler: '{cxx}' not found (set cxx or $CXX)")
     src = kernel_dir()
-    files = [src / f for f in KERNEL_FILES]
+    files = [src / f for f in KERNEL_FILES + TRAINING_KERNEL_FILES]
     digest = hashlib.sha256(" ".join(CXX_FLAGS).encode())
     for path in sorted(src.iterdir()):
         if path.suffix in (".cu", ".cuh", ".h"):
@@ -118,7 +120,7 @@ class CpuEmulatedDevice:
                 elif isinstance(a, np.generic) and a.dtype in _SCALARS:
                     holders.append(_SCALARS[a.dtype](a.item()))
                 else:
-                    raise TypeError(f"kernel {name}: pass arrays or NumPy scalars (int32, int64, uint64, float64), "
+                    raise TypeError(f"kernel {name}: pass arrays or NumPy scalars (int32, int64, uint64, float32, float64), "
                                     f"got {type(a).__name__}")
             ptrs = (ctypes.c_void_p * len(holders))(*[ctypes.addressof(h) for h in holders])
             fn(grid, block, ptrs)

@@ -62,18 +62,23 @@ def require_gpu() -> None:
 
 
 class CupyDevice:
-    """The device interface of :class:`DeviceEngine` on the current CUDA device, via CuPy."""
+    """The device interface of :class:`DeviceEngine` on the current CUDA device, via CuPy.
+
+    ``files``: the kernel sources to compile (default: the simulator's,
+    ``KERNEL_FILES``; the training ops pass ``TRAINING_KERNEL_FILES``).
+    """
 
     block = 256
 
-    def __init__(self) -> None:
+    def __init__(self, files: tuple[str, ...] = KERNEL_FILES) -> None:
         require_gpu()
         import cupy
         self.xp = cupy
+        self.files = tuple(files)
         folder = kernel_dir()
         options = NVRTC_OPTIONS + (f"-I{folder}",)
         self._kernels = {}
-        for name in KERNEL_FILES:
+        for name in self.files:
             module = cupy.RawModule(code=(folder / name).read_text(), options=options)
             self._kernels[name] = module
         self._functions: dict[str, object] = {}
@@ -88,7 +93,7 @@ class CupyDevice:
                 except Exception:  # noqa: BLE001 - not in this module
                     continue
             else:
-                raise ValueError(f"no CUDA kernel named {name!r} in {', '.join(KERNEL_FILES)}")
+                raise ValueError(f"no CUDA kernel named {name!r} in {', '.join(self.files)}")
         fn = self._functions[name]
         return lambda grid, block, args: fn((grid,), (block,), args)
 

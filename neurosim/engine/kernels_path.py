@@ -11,6 +11,9 @@ from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 
+#: the training kernels (neurosim.train.cuda_ops): the LIF scan and the delay projection
+TRAINING_KERNEL_FILES = ("lif_scan.cu", "delay_conv.cu")
+
 
 def kernel_dir() -> Path:
     """The folder holding the kernel sources: ``neurosim/kernels`` when installed, else ``<repo>/kernels``."""

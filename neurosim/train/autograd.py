@@ -3,7 +3,10 @@
 ``lif_scan`` advances a layer of LIF neurons over all time steps in one call.
 On CPU the whole scan (forward and backward) is one compiled Numba loop per
 direction, so a 500-step sequence costs two kernel launches instead of
-thousands of small tensor operations; on other devices it falls back to
+thousands of small tensor operations.  On a CUDA device, when CuPy sees the
+GPU, it is one CUDA kernel per direction (``kernels/lif_scan.cu``, see
+:mod:`neurosim.train.cuda_ops`; tensors shared through DLPack).  Elsewhere
+(CUDA without CuPy, other devices, other dtypes) it falls back to
 :func:`lif_scan_reference`, the same equations written as a plain PyTorch
 loop (also the oracle in the tests).
 
@@ -190,6 +193,9 @@ def lif_scan(z: torch.Tensor, beta: torch.Tensor, theta: torch.Tensor, v0: torch
     """Run LIF neurons over ``z`` of shape ``(T, batch, n)``; returns spikes and final ``v``.
 
     ``beta`` and ``theta`` have shape ``(n,)``; ``v0`` has shape ``(batch, n)``.
+    Where it runs: the Numba scan on CPU tensors, the CUDA kernel on CUDA
+    tensors when CuPy sees the GPU (both for float32/float64 tensors of one
+    dtype and device), otherwise :func:`lif_scan_reference`.
     """
     if z.dim() != 3:
         raise ValueError(f"lif_scan: 'z' must have shape (T, batch, n), got {tuple(z.shape)}")
@@ -197,8 +203,15 @@ def lif_scan(z: torch.Tensor, beta: torch.Tensor, theta: torch.Tensor, v0: torch
     for name, value, shape in (("beta", beta, (n,)), ("theta", theta, (n,)), ("v0", v0, tuple(z.shape[1:]))):
         if tuple(value.shape) != shape:
             raise ValueError(f"lif_scan: '{name}' must have shape {shape}, got {tuple(value.shape)}")
-    fused = (z.device.type == "cpu" and z.dtype in (torch.float32, torch.float64)
-             and all(x.device.type == "cpu" and x.dtype == z.dtype for x in (beta, theta, v0)))
-    if fused:
+    for name, value in (("z", z), ("beta", beta), ("theta", theta), ("v0", v0)):
+        if not value.is_floating_point():
+            raise TypeError(f"lif_scan: '{name}' must be a floating-point tensor, got dtype {value.dtype}")
+    same = (z.dtype in (torch.float32, torch.float64)
+            and all(x.device == z.device and x.dtype == z.dtype for x in (beta, theta, v0)))
+    if same and z.device.type == "cpu":
         return _LIFScanFn.apply(z, beta, theta, v0, subtract, detach, surrogate)
+    if same and z.device.type == "cuda":
+        from .cuda_ops import cuda_kernels_available, lif_scan_kernel
+        if cuda_kernels_available():
+            return lif_scan_kernel(z, beta, theta, v0, subtract, detach, surrogate)
     return lif_scan_reference(z, beta, theta, v0, subtract, detach, surrogate)

@@ -65,75 +65,101 @@ def _active_taps(d: torch.Tensor, sigma_eff: float | None, n_taps: int) -> list[
     return list(range(lo, hi + 1))
 
 
-class _DelayFn(torch.autograd.Function):
-    """``z = delay_conv(x; w, d)`` with tap matrices rebuilt in the backward pass.
-
-    ``sigma_eff=None`` means integer delays (``d`` holds whole steps, no delay gradient).
-    """
-
-    @staticmethod
-    def forward(ctx, x, w, d, sigma_eff, n_taps, tail):
-        n_steps, batch, n_in = x.shape
-        n_out = w.shape[0]
-        z = x.new_zeros(n_steps + tail, batch, n_out)
-        if sigma_eff is not None:
-            norm, dnorm = _gauss_norm(d, sigma_eff, n_taps)
-        else:
-            norm = dnorm = None
-        for k in _active_taps(d, sigma_eff, n_taps):
-            n = min(n_steps, n_steps + tail - k)
-            if n <= 0:
-                continue
-            a = _tap_matrix(w, d, k, sigma_eff, norm)
-            z[k:k + n].view(n * batch, n_out).addmm_(x[:n].reshape(n * batch, n_in), a.t())
-        ctx.save_for_backward(x, w, d)
-        ctx.params = (sigma_eff, n_taps, tail, norm, dnorm)
-        return z
-
-    @staticmethod
-    def backward(ctx, gz):
-        x, w, d = ctx.saved_tensors
-        sigma_eff, n_taps, tail, norm, dnorm = ctx.params
-        n_steps, batch, n_in = x.shape
-        n_out = w.shape[0]
-        gz = gz.contiguous()
-        need_x, need_w, need_d = ctx.needs_input_grad[:3]
-        gx = torch.zeros_like(x) if need_x else None
-        gw = torch.zeros_like(w) if need_w else None
-        gd = torch.zeros_like(d) if (need_d and sigma_eff is not None) else None
-        for k in _active_taps(d, sigma_eff, n_taps):
-            n = min(n_steps, n_steps + tail - k)
-            if n <= 0:
-                continue
-            gzk = gz[k:k + n].view(n * batch, n_out)
-            if sigma_eff is None:
-                tap = (d == k).to(w.dtype)
-            else:
-                tap = torch.exp(-0.5 * ((k - d) / sigma_eff) ** 2) / norm
-            if need_x:
-                gx[:n].view(n * batch, n_in).addmm_(gzk, w * tap)
-            if need_w or gd is not None:
-                g_a = gzk.t() @ x[:n].reshape(n * batch, n_in)
-                if need_w:
-                    gw += g_a * tap
-                if gd is not None:
-                    gd += g_a * w * tap * ((k - d) / sigma_eff ** 2 - dnorm / norm)
-        return gx, gw, gd, None, None, None
-
-
 def _tap_matrix(w, d, k, sigma_eff, norm):
     if sigma_eff is None:
         return w * (d == k).to(w.dtype)
     return w * torch.exp(-0.5 * ((k - d) / sigma_eff) ** 2) / norm
 
 
-def delay_conv(x: torch.Tensor, w: torch.Tensor, d: torch.Tensor, max_delay: int, tail: int,
-               sigma_eff: float | None) -> torch.Tensor:
-    """Apply weights ``w (out, in)`` with delays ``d (out, in)`` (steps) to ``x (T, batch, in)``.
+class TorchDelayOps:
+    """The element-wise parts of :class:`_DelayFn` as PyTorch operations (any device).
 
-    ``sigma_eff=None``: ``d`` must hold whole steps; otherwise Gaussian taps of
-    width ``sigma_eff`` (steps).  Returns ``(T + tail, batch, out)``.
+    ``neurosim.train.cuda_ops.KernelDelayOps`` does the same with fused CUDA
+    kernels; the matrix products stay in :class:`_DelayFn` either way.
     """
+
+    def gauss_norm(self, d: torch.Tensor, sigma_eff: float, n_taps: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normaliser ``N = sum_k g_k + eps`` and ``dN/dd`` per synapse."""
+        return _gauss_norm(d, sigma_eff, n_taps)
+
+    def tap_matrix(self, w: torch.Tensor, d: torch.Tensor, k: int, sigma_eff: float | None,
+                   norm: torch.Tensor | None) -> torch.Tensor:
+        """``A_k = w * tap_k(d)``."""
+        return _tap_matrix(w, d, k, sigma_eff, norm)
+
+    def tap_grads(self, g_a: torch.Tensor | None, w: torch.Tensor, d: torch.Tensor, k: int,
+                  sigma_eff: float | None, norm: torch.Tensor | None, dnorm: torch.Tensor | None,
+                  gw: torch.Tensor | None, gd: torch.Tensor | None, want_a: bool) -> torch.Tensor | None:
+        """Accumulate tap ``k``'s share of ``gw`` and ``gd`` (from ``g_a = dL/dA_k``, in place);
+        return ``A_k`` when ``want_a``."""
+        if sigma_eff is None:
+            tap = (d == k).to(w.dtype)
+        else:
+            tap = torch.exp(-0.5 * ((k - d) / sigma_eff) ** 2) / norm
+        if gw is not None:
+            gw += g_a * tap
+        if gd is not None:
+            gd += g_a * w * tap * ((k - d) / sigma_eff ** 2 - dnorm / norm)
+        return w * tap if want_a else None
+
+
+TORCH_OPS = TorchDelayOps()
+
+
+class _DelayFn(torch.autograd.Function):
+    """``z = delay_conv(x; w, d)`` with tap matrices rebuilt in the backward pass.
+
+    ``sigma_eff=None`` means integer delays (``d`` holds whole steps, no delay
+    gradient).  ``ops`` does the element-wise work (:data:`TORCH_OPS`, or the
+    CUDA kernels of :mod:`neurosim.train.cuda_ops`).
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, d, sigma_eff, n_taps, tail, ops=TORCH_OPS):
+        n_steps, batch, n_in = x.shape
+        n_out = w.shape[0]
+        z = x.new_zeros(n_steps + tail, batch, n_out)
+        if sigma_eff is not None:
+            norm, dnorm = ops.gauss_norm(d, sigma_eff, n_taps)
+        else:
+            norm = dnorm = None
+        for k in _active_taps(d, sigma_eff, n_taps):
+            n = min(n_steps, n_steps + tail - k)
+            if n <= 0:
+                continue
+            a = ops.tap_matrix(w, d, k, sigma_eff, norm)
+            z[k:k + n].view(n * batch, n_out).addmm_(x[:n].reshape(n * batch, n_in), a.t())
+        ctx.save_for_backward(x, w, d)
+        ctx.params = (sigma_eff, n_taps, tail, norm, dnorm, ops)
+        return z
+
+    @staticmethod
+    def backward(ctx, gz):
+        x, w, d = ctx.saved_tensors
+        sigma_eff, n_taps, tail, norm, dnorm, ops = ctx.params
+        n_steps, batch, n_in = x.shape
+        n_out = w.shape[0]
+        gz = gz.contiguous()
+        need_x, need_w, need_d = ctx.needs_input_grad[:3]
+        dense = torch.contiguous_format
+        gx = torch.zeros_like(x, memory_format=dense) if need_x else None
+        gw = torch.zeros_like(w, memory_format=dense) if need_w else None
+        gd = torch.zeros_like(d, memory_format=dense) if (need_d and sigma_eff is not None) else None
+        for k in _active_taps(d, sigma_eff, n_taps):
+            n = min(n_steps, n_steps + tail - k)
+            if n <= 0:
+                continue
+            gzk = gz[k:k + n].view(n * batch, n_out)
+            g_a = gzk.t() @ x[:n].reshape(n * batch, n_in) if (need_w or gd is not None) else None
+            a = ops.tap_grads(g_a, w, d, k, sigma_eff, norm, dnorm, gw, gd, need_x)
+            if need_x:
+                gx[:n].view(n * batch, n_in).addmm_(gzk, a)
+        return gx, gw, gd, None, None, None, None
+
+
+def check_delay_args(x: torch.Tensor, w: torch.Tensor, d: torch.Tensor, max_delay: int, tail: int,
+                     sigma_eff: float | None) -> None:
+    """Raise ValueError naming the parameter unless the arguments suit :func:`delay_conv`."""
     if x.dim() != 3 or w.dim() != 2 or w.shape != d.shape or x.shape[-1] != w.shape[1]:
         raise ValueError(f"delay_conv: need x (T, batch, in), w and d (out, in); got x {tuple(x.shape)}, "
                          f"w {tuple(w.shape)}, d {tuple(d.shape)}")
@@ -147,6 +173,21 @@ def delay_conv(x: torch.Tensor, w: torch.Tensor, d: torch.Tensor, max_delay: int
         raise ValueError(f"delay_conv: 'sigma_eff' must be > 0 steps or None, got {sigma_eff!r}")
     if tail < 0:
         raise ValueError(f"delay_conv: 'tail' must be >= 0 steps, got {tail!r}")
+
+
+def delay_conv(x: torch.Tensor, w: torch.Tensor, d: torch.Tensor, max_delay: int, tail: int,
+               sigma_eff: float | None) -> torch.Tensor:
+    """Apply weights ``w (out, in)`` with delays ``d (out, in)`` (steps) to ``x (T, batch, in)``.
+
+    ``sigma_eff=None``: ``d`` must hold whole steps; otherwise Gaussian taps of
+    width ``sigma_eff`` (steps).  Returns ``(T + tail, batch, out)``.
+    """
+    check_delay_args(x, w, d, max_delay, tail, sigma_eff)
+    if x.device.type == "cuda":
+        from .cuda_ops import kernel_delay_ops
+        ops = kernel_delay_ops(x, w, d)
+        if ops is not None:
+            return _DelayFn.apply(x, w, d, sigma_eff, max_delay + 1, tail, ops)
     return _DelayFn.apply(x, w, d, sigma_eff, max_delay + 1, tail)
 
 
