@@ -1,4 +1,4 @@
-"""Training step (forward + backward) on the CPU: neurosim against snnTorch and the GEMM floor.
+"""Training step (forward + backward) on the CPU or a GPU: neurosim against snnTorch and the GEMM floor.
 
 Two networks, as in ``/work/shared/references/benchmarks.md`` section 3.3:
 
@@ -50,10 +50,23 @@ and are reused, which hides the peak (snnTorch's per-step tensors then show
 0 MiB).  The fixed threshold makes allocation slower (a page fault per page of
 every tensor), which is why the timing workers keep glibc's default.
 
+On a GPU (``--device cuda``) every implementation runs on the current CUDA
+device in float32: neurosim's LIF layers use the fused CUDA scan
+(``kernels/lif_scan.cu`` through CuPy; without CuPy, or when CuPy sees no
+GPU, neurosim falls back to its PyTorch reference loop and the results say so
+in ``lif_path``), the timers call ``torch.cuda.synchronize()`` before reading
+the clock, and the memory worker reports the peak of
+``torch.cuda.max_memory_allocated`` during one step above the memory
+allocated before it (instead of the RSS).  The spike check always runs on the
+CPU in float64 (it checks the equations, not the device).  The issue's GPU
+target is snnTorch / neurosim >= 3 on the ``onm`` case.  Without a CUDA
+device ``--device cuda`` exits with status 2 and says why.
+
 Usage::
 
     python benchmarks/train_vs_snntorch.py --quick
     python benchmarks/train_vs_snntorch.py --json benchmarks/results/train_vs_snntorch.json
+    python benchmarks/train_vs_snntorch.py --device cuda --json benchmarks/results/train_vs_snntorch_gpu.json
 """
 from __future__ import annotations
 
@@ -194,24 +207,53 @@ def make_input(spec: dict, dtype=None):
     return torch.randn(spec["steps"], spec["batch"], spec["n"], dtype=dtype) * INPUT_SCALE
 
 
+def cuda_problem() -> str | None:
+    """Why ``--device cuda`` cannot run here, or None when it can."""
+    try:
+        import torch
+    except ImportError:
+        return "PyTorch is not installed"
+    if not torch.cuda.is_available():
+        return (f"PyTorch {torch.__version__} sees no CUDA device (a CPU-only build, or no GPU/driver); "
+                "run on a machine with an NVIDIA GPU and a CUDA build of PyTorch")
+    return None
+
+
+def lif_path(device: str) -> str:
+    """What neurosim's LIF layers run on ``device``."""
+    if device == "cpu":
+        return "Numba scan"
+    from neurosim.train.cuda_ops import cuda_kernels_available
+    return "CUDA kernel (CuPy)" if cuda_kernels_available() else "PyTorch reference loop (CuPy sees no GPU)"
+
+
 # ------------------------------------------------------------------ worker
-def run_worker(impl: str, spec: dict, threads: int, warmup: int, repeat: int, mode: str) -> dict:
+def run_worker(impl: str, spec: dict, threads: int, warmup: int, repeat: int, mode: str,
+               device: str = "cpu") -> dict:
     """Warm-up, then ``repeat`` training steps: their times (ms, ``mode="time"``) or the
-    RSS increase they cause (MiB, ``mode="memory"``)."""
+    memory increase they cause (MiB, ``mode="memory"``: RSS on the CPU, CUDA allocator on a GPU)."""
     import torch
 
     torch.set_num_threads(threads)
     torch.manual_seed(SEED)
-    net = build(impl, spec)
-    x = make_input(spec)
+    net = build(impl, spec).to(device)
+    x = make_input(spec).to(device)
     load_start = os.getloadavg()
+    cuda = device == "cuda"
+
+    def sync():
+        if cuda:
+            torch.cuda.synchronize()
 
     def step():
+        sync()
         t0 = time.perf_counter()
         out = net(x)
         loss = out.sum()
+        sync()
         t1 = time.perf_counter()
         loss.backward()
+        sync()
         t2 = time.perf_counter()
         spikes = float(loss.detach()) if impl != "floor" else float("nan")
         for p in net.parameters():
@@ -222,6 +264,15 @@ def run_worker(impl: str, spec: dict, threads: int, warmup: int, repeat: int, mo
 
     for _ in range(warmup):
         step()
+    if mode == "memory" and cuda:
+        sync()
+        before = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        for _ in range(repeat):
+            step()
+        peak = torch.cuda.max_memory_allocated()
+        return {"peak_mib": (peak - before) / 2**20, "rss_before_mib": before / 2**20,
+                "hwm_mib": peak / 2**20, "memory_measure": "torch.cuda.max_memory_allocated"}
     if mode == "memory":
         rss_before = reset_peak_rss()
         for _ in range(repeat):
@@ -239,9 +290,11 @@ def run_worker(impl: str, spec: dict, threads: int, warmup: int, repeat: int, mo
         "raw_fwd_ms": fwd, "raw_bwd_ms": bwd,
         "neuron_steps_per_s": neuron_steps / (statistics.median(total) * 1e-3),
         "output_spikes": times[-1][2], "torch_threads": torch.get_num_threads(),
-        "load_avg_start": load_start, "load_avg_end": os.getloadavg(),
+        "load_avg_start": load_start, "load_avg_end": os.getloadavg(), "device": device,
     }
     if impl == "neurosim":
+        out["lif_path"] = lif_path(device)
+    if impl == "neurosim" and not cuda:
         import numba
 
         out["numba_threads"] = numba.config.NUMBA_NUM_THREADS
@@ -363,7 +416,7 @@ def run_subprocess(cmd: list[str], env: dict, timeout: float) -> dict:
 def worker_cmd(impl: str, spec: dict, args, repeat: int, mode: str) -> list[str]:
     return [sys.executable, os.path.abspath(__file__), "--worker", impl, "--spec", json.dumps(spec),
             "--threads", str(args.threads), "--warmup", str(args.warmup), "--repeat", str(repeat),
-            "--mode", mode]
+            "--mode", mode, "--device", args.device]
 
 
 def merge_rounds(rounds: list[dict], spec: dict) -> dict:
@@ -419,12 +472,17 @@ def machine_info(args) -> dict:
                platform.processor())
     mem_kib = next((int(ln.split()[1]) for ln in open("/proc/meminfo") if ln.startswith("MemTotal")), 0)
     versions = {"python": platform.python_version()}
-    for pkg in ("neurosim", "torch", "snntorch", "numpy", "numba"):
+    for pkg in ("neurosim", "torch", "snntorch", "numpy", "numba", "cupy-cuda12x", "cupy-cuda13x"):
         try:
             versions[pkg] = importlib.metadata.version(pkg)
         except importlib.metadata.PackageNotFoundError:
             versions[pkg] = "not installed"
-    return {"cpu": cpu, "logical_cpus": os.cpu_count(), "usable_cpus": len(os.sched_getaffinity(0)),
+    gpu = None
+    if args.device == "cuda":
+        import torch
+        gpu = {"name": torch.cuda.get_device_name(), "cuda": torch.version.cuda,
+               "lif_path": lif_path("cuda")}
+    return {"cpu": cpu, "gpu": gpu, "device": args.device, "logical_cpus": os.cpu_count(), "usable_cpus": len(os.sched_getaffinity(0)),
             "memory_gib": round(mem_kib / 2**20, 1), "platform": platform.platform(), "versions": versions,
             "threads": args.threads,
             "malloc": "time runs: glibc default; memory runs: "
@@ -463,7 +521,7 @@ def _verdict(value: float | None, target: float | None, higher_is_better: bool) 
     return f"{'PASS' if ok else 'FAIL'} ({'≥' if higher_is_better else '≤'} {target:g})"
 
 
-def tables(results: list[dict], cases: list[str], quick: bool) -> list[str]:
+def tables(results: list[dict], cases: list[str], quick: bool, device: str = "cpu") -> list[str]:
     get = {(r["case"], r["impl"]): r for r in results}
     rows = ["| case | shape (layers × n, B, T) | neurosim [ms] | snnTorch [ms] | snnTorch reset_delay=False [ms] "
             "| GEMM floor [ms] | snnTorch / neurosim | snnTorch(nodelay) / neurosim | neurosim / floor "
@@ -474,15 +532,16 @@ def tables(results: list[dict], cases: list[str], quick: bool) -> list[str]:
         spec = (ns_ or st or fl or {}).get("spec", {})
         sp, spn, fr = _ratio(st, ns_), _ratio(nd, ns_), _ratio(ns_, fl)
         tgt_s = None if quick else SPEEDUP_TARGET.get(case)
-        tgt_f = None if quick else FLOOR_TARGET.get(case)
+        tgt_f = None if quick or device != "cpu" else FLOOR_TARGET.get(case)
         peaks = " / ".join("–" if not r or "error" in r else f"{r['peak_mib']:.0f}" for r in (ns_, st, nd, fl))
         rows.append(f"| {case} | {spec.get('layers')} × {spec.get('n')}, {spec.get('batch')}, {spec.get('steps')} "
                     f"| {_time_cell(ns_)} | {_time_cell(st)} | {_time_cell(nd)} | {_time_cell(fl)} "
                     f"| {_fmt(sp)} {_verdict(sp, tgt_s, True)} | {_fmt(spn)} "
                     f"| {_fmt(fr)} {_verdict(fr, tgt_f, False)} | {peaks} |")
     rows += ["", "| case | implementation | fwd [ms] | bwd [ms] | fwd+bwd [ms] median (min–max) | neuron-steps/s "
-             "| peak RSS increment [MiB] | RSS before [MiB] | output spikes | §3.3 reference [ms] "
-             "| load avg (1 min) |",
+             + ("| peak RSS increment [MiB] | RSS before [MiB] " if device == "cpu"
+                else "| peak CUDA memory increment [MiB] | CUDA memory before [MiB] ")
+             + "| output spikes | §3.3 reference [ms] | load avg (1 min) |",
              "|" + "---|" * 11]
     for case in cases:
         for impl in IMPLS:
@@ -492,7 +551,7 @@ def tables(results: list[dict], cases: list[str], quick: bool) -> list[str]:
             if "error" in r:
                 rows.append(f"| {case} | {impl} | error: {r['error']} |" + " |" * 8)
                 continue
-            ref = REFERENCE_MS.get((case, impl)) if not quick else None
+            ref = REFERENCE_MS.get((case, impl)) if not quick and device == "cpu" else None
             spikes = "–" if impl == "floor" else f"{r['output_spikes']:.0f}"
             rows.append(f"| {case} | {impl} | {_ms(r, 'fwd_ms')} | {_ms(r, 'bwd_ms')} "
                         f"| {_ms(r)} ({_ms(r, 'total_min_ms')}–{_ms(r, 'total_max_ms')}) "
@@ -524,6 +583,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help=f"MALLOC_MMAP_THRESHOLD_ of the memory workers, bytes (default {MMAP_THRESHOLD})")
     p.add_argument("--mode", choices=("time", "memory"), default="time", help=argparse.SUPPRESS)
     p.add_argument("--timeout", type=float, default=1800.0, help="limit per worker, s (default 1800)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="where the training steps run (default cpu); cuda: the current CUDA device, "
+                        "neurosim with its CUDA LIF kernel (needs CuPy)")
     p.add_argument("--json", metavar="PATH", help="save machine info, the spike check and all measurements")
     p.add_argument("--worker", metavar="IMPL", help=argparse.SUPPRESS)
     p.add_argument("--spec", help=argparse.SUPPRESS)
@@ -539,8 +601,17 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.worker:
         print(json.dumps(run_worker(args.worker, json.loads(args.spec), args.threads, args.warmup, args.repeat,
-                                    args.mode)))
+                                    args.mode, args.device)))
         return 0
+    if args.device == "cuda":
+        problem = cuda_problem()
+        if problem is not None:
+            print(f"--device cuda: cannot run: {problem}. Nothing was measured.", file=sys.stderr)
+            return 2
+        path = lif_path("cuda")
+        if path != "CUDA kernel (CuPy)":
+            print(f"warning: neurosim's LIF layers will run the {path}, not the fused CUDA kernel: "
+                  "install CuPy matching the CUDA driver (pip install 'neurosim[gpu]')", file=sys.stderr)
 
     info = machine_info(args)
     info["load_avg_start"] = os.getloadavg()
@@ -556,7 +627,8 @@ def main(argv=None) -> int:
     info["uptime"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
     v = info["versions"]
-    lines = [f"## Training step (fwd+bwd), neurosim vs snnTorch{' (--quick)' if args.quick else ''}", "",
+    where = "" if args.device == "cpu" else f" on {info['gpu']['name']} (LIF: {info['gpu']['lif_path']})"
+    lines = [f"## Training step (fwd+bwd), neurosim vs snnTorch{where}{' (--quick)' if args.quick else ''}", "",
              f"Machine: {info['cpu']}, {info['usable_cpus']} usable CPUs, {info['memory_gib']} GiB; "
              f"{args.threads} threads (torch and Numba); {info['malloc']}.",
              "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".",
@@ -566,7 +638,7 @@ def main(argv=None) -> int:
              f"after {args.warmup} warm-up step(s); rounds interleaved over the implementations. "
              "Peak: RSS high-water mark during one step after the "
              "warm-up minus RSS before it, in a second fresh subprocess (glibc settings above).", "",
-             *tables(results, args.cases, args.quick)]
+             *tables(results, args.cases, args.quick, args.device)]
     print("\n".join(lines))
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)

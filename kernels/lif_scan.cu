@@ -43,7 +43,8 @@ __device__ inline void lif_forward(const T* z, const T* beta, const T* theta, T*
     v[idx] = vv;
 }
 
-// Backward, reverse over T.  On entry g_v holds dL/dv[T-1] (the final
+// Backward, reverse over T (each u[t] is read once: u[t-1] is read at step t
+// for the previous membrane and kept for step t-1).  On entry g_v holds dL/dv[T-1] (the final
 // membrane's gradient), on exit dL/dv0.  gz[t] = dL/dz[t].  With need_params,
 // g_beta and g_theta get this (batch, neuron)'s contribution to dL/dbeta[j]
 // and dL/dtheta[j]; the host sums them over the batch (deterministic, no atomics).
@@ -65,9 +66,12 @@ __device__ inline void lif_backward(const T* gs, T* g_v, const T* u_all, const T
     T gv = g_v[idx];
     T gb = zero;
     T gt = zero;
+    T u_next = n_steps > 0 ? u_all[(n_steps - 1) * bn + idx] : zero;  // u[t], read one step ahead
     for (long long t = n_steps - 1; t >= 0; --t) {
         long long o = t * bn + idx;
-        T u = u_all[o];
+        T u = u_next;
+        T up = t > 0 ? u_all[o - bn] : zero;   // u[t-1]: this step's v_prev, the next step's u
+        u_next = up;
         T g_s = gs[o];
         T sg = surrogate_grad<T>(kind, u - th, a);
         T s = (T)(u > th);
@@ -77,7 +81,6 @@ __device__ inline void lif_backward(const T* gs, T* g_v, const T* u_all, const T
             if (t == 0) {
                 v_prev = v0[idx];
             } else {
-                T up = u_all[o - bn];
                 T sp = (T)(up > th);
                 v_prev = up - sp * (sub * th + (one - sub) * up);
             }

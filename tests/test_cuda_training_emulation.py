@@ -222,6 +222,18 @@ def test_delay_kernel_errors(kernels):
         cuda_ops.delay_conv_kernel(x, w, d, 4, 2, 1.0)
 
 
+# ---------------------------------------------------------------- benchmark path
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given without a CUDA device")
+def test_training_benchmark_on_cuda_without_a_gpu_says_so(capsys):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("train_vs_snntorch", REPO / "benchmarks" / "train_vs_snntorch.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--device", "cuda", "--quick"]) == 2
+    err = capsys.readouterr().err
+    assert "--device cuda: cannot run" in err and "no CUDA device" in err and "Nothing was measured" in err
+
+
 # ---------------------------------------------------------------- on a real GPU
 @pytest.mark.parametrize("name", SURROGATES)
 @pytest.mark.parametrize("subtract,detach", [(False, True), (True, False)])
