@@ -26,6 +26,15 @@ Every sub-expression is parenthesised, so C evaluates the operations in
 Python's order; with floating-point contraction off (``--fmad=false`` for
 NVRTC/nvcc, ``-ffp-contract=off`` for g++) each operation is the same IEEE
 double operation as in NumPy.
+
+Scalar functions (:func:`translate_scalar`), such as the surrogate gradients
+of :mod:`neurosim.train.surrogate`, use the same subset without ``S`` and
+``c``: every parameter is a parameter of a ``template <typename T>`` device
+function, locals are ``T``, literals ``T(value)``, comparisons ``(T)(a op b)``,
+and ``abs`` becomes ``fabs`` (overloaded for float and double).  Their header
+``kernels/surrogates.cuh`` is generated and checked the same way::
+
+    python -m neurosim.engine.cuda_codegen surrogates > kernels/surrogates.cuh
 """
 from __future__ import annotations
 

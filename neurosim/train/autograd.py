@@ -23,11 +23,16 @@ With ``detach_reset`` the reset term carries no gradient (SpikingJelly's
 """
 from __future__ import annotations
 
+import warnings
+
 import numba
 import numpy as np
 import torch
 
 from .surrogate import Surrogate, _atan_grad_jit, _fast_sigmoid_grad_jit, _triangle_grad_jit
+
+_WARNED_NO_CUPY = False
+
 
 class _SpikeFn(torch.autograd.Function):
     @staticmethod
@@ -214,4 +219,10 @@ def lif_scan(z: torch.Tensor, beta: torch.Tensor, theta: torch.Tensor, v0: torch
         from .cuda_ops import cuda_kernels_available, lif_scan_kernel
         if cuda_kernels_available():
             return lif_scan_kernel(z, beta, theta, v0, subtract, detach, surrogate)
+        global _WARNED_NO_CUPY
+        if not _WARNED_NO_CUPY:
+            _WARNED_NO_CUPY = True
+            warnings.warn("lif_scan: CUDA tensors but CuPy is missing or sees no GPU, so the LIF scan runs "
+                          "as a PyTorch loop over time steps (slow); pip install 'neurosim[gpu]' for the fused "
+                          "CUDA kernel", RuntimeWarning, stacklevel=2)
     return lif_scan_reference(z, beta, theta, v0, subtract, detach, surrogate)

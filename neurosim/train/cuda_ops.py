@@ -20,8 +20,9 @@ CUDA tensors when CuPy sees a GPU; :func:`lif_scan_kernel` and
 """
 from __future__ import annotations
 
+import contextlib
 import functools
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 import torch
@@ -103,18 +104,26 @@ class CupyKernels(_DeviceRunner):
         with cupy.cuda.Device(self.index):
             super().__init__(CupyDevice(files=TRAINING_KERNEL_FILES))
 
+    @contextlib.contextmanager
+    def _on_torch_stream(self) -> Iterator[None]:
+        """This device, with PyTorch's current stream as CuPy's current stream."""
+        cupy = self._cupy
+        stream = torch.cuda.current_stream(self.index).cuda_stream
+        with cupy.cuda.Device(self.index), cupy.cuda.ExternalStream(stream):
+            yield
+
     def array(self, t: torch.Tensor):
-        """The tensor as a CuPy array through DLPack (no copy)."""
-        return self._cupy.from_dlpack(t)
+        """The tensor as a CuPy array through DLPack (no copy; exported for PyTorch's current
+        stream, so the hand-over needs no synchronisation)."""
+        with self._on_torch_stream():
+            return self._cupy.from_dlpack(t)
 
     def accepts(self, t: torch.Tensor) -> bool:
         return t.device.type == "cuda" and t.device.index == self.index
 
     def launch(self, name: str, n_threads: int, args: tuple) -> None:
         """Launch on PyTorch's current stream of this device."""
-        cupy = self._cupy
-        stream = torch.cuda.current_stream(self.index).cuda_stream
-        with cupy.cuda.Device(self.index), cupy.cuda.ExternalStream(stream):
+        with self._on_torch_stream():
             super().launch(name, n_threads, args)
 
 
