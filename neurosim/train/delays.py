@@ -65,10 +65,16 @@ def _active_taps(d: torch.Tensor, sigma_eff: float | None, n_taps: int) -> list[
     return list(range(lo, hi + 1))
 
 
-def _tap_matrix(w, d, k, sigma_eff, norm):
+def _tap(d, k, sigma_eff, norm, dtype):
+    """Weight of tap ``k`` for delays ``d``: 1 where ``d == k`` (integer delays), else the
+    normalised Gaussian ``exp(-(k - d)^2 / (2 sigma^2)) / norm``."""
     if sigma_eff is None:
-        return w * (d == k).to(w.dtype)
-    return w * torch.exp(-0.5 * ((k - d) / sigma_eff) ** 2) / norm
+        return (d == k).to(dtype)
+    return torch.exp(-0.5 * ((k - d) / sigma_eff) ** 2) / norm
+
+
+def _tap_matrix(w, d, k, sigma_eff, norm):
+    return w * _tap(d, k, sigma_eff, norm, w.dtype)
 
 
 class TorchDelayOps:
@@ -92,10 +98,7 @@ class TorchDelayOps:
                   gw: torch.Tensor | None, gd: torch.Tensor | None, want_a: bool) -> torch.Tensor | None:
         """Accumulate tap ``k``'s share of ``gw`` and ``gd`` (from ``g_a = dL/dA_k``, in place);
         return ``A_k`` when ``want_a``."""
-        if sigma_eff is None:
-            tap = (d == k).to(w.dtype)
-        else:
-            tap = torch.exp(-0.5 * ((k - d) / sigma_eff) ** 2) / norm
+        tap = _tap(d, k, sigma_eff, norm, w.dtype)
         if gw is not None:
             gw += g_a * tap
         if gd is not None:
