@@ -9,6 +9,9 @@ every run's report.
 
     NEUROSIM_FSDD=../shared/data/fsdd/recordings \\
         python benchmarks/snn_vs_ann.py --tasks digits mnist5k fsdd --seeds 1 2 3 --runs runs/compare
+
+``fsdd_anytime`` is the FSDD network trained with the anytime loss
+(:func:`neurosim.train.models.anytime_loss`), for earlier exits.
 """
 from __future__ import annotations
 
@@ -22,7 +25,9 @@ import numpy as np
 from neurosim.infer.compare import compare
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS = {"digits": "digits_snn.py", "mnist5k": "mnist5k_snn.py", "fsdd": "fsdd_delays.py"}
+#: task name -> (model script, parameter overrides besides the seed)
+TASKS = {"digits": ("digits_snn.py", {}), "mnist5k": ("mnist5k_snn.py", {}), "fsdd": ("fsdd_delays.py", {}),
+         "fsdd_anytime": ("fsdd_delays.py", {"loss": "anytime"})}
 
 
 def _rows(task: str, reports: list[dict]) -> list[str]:
@@ -53,7 +58,7 @@ def _rows(task: str, reports: list[dict]) -> list[str]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tasks", nargs="+", default=list(SCRIPTS), choices=list(SCRIPTS))
+    ap.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     ap.add_argument("--runs", type=Path, default=Path("runs/compare"), help="folder of the per-run outputs")
     ap.add_argument("--max-loss", type=float, default=0.0,
@@ -65,7 +70,8 @@ def main(argv=None) -> int:
     for task in args.tasks:
         reports = []
         for seed in args.seeds:
-            reports.append(compare(ROOT / "models" / SCRIPTS[task], overrides={"seed": seed},
+            script, overrides = TASKS[task]
+            reports.append(compare(ROOT / "models" / script, overrides={**overrides, "seed": seed},
                                    out_dir=args.runs / f"{task}_s{seed}", max_accuracy_loss=args.max_loss,
                                    target=None if args.target == "none" else args.target,
                                    log=lambda msg: print(msg, file=sys.stderr, flush=True)))

@@ -29,6 +29,7 @@ PARAMS = dict(
     max_delay=24,              # steps (240 ms)
     tau_m_ms=10.05,            # beta = 1 - dt/tau (the paper's Euler leak, ~0.005 at 10 ms)
     dropout=0.4,
+    loss="summed_softmax",     # "summed_softmax" (the paper's) | "anytime" (trained at every prefix: exits stop sooner)
     epochs=30,
     batch_size=64,
     lr=5e-3,
@@ -59,4 +60,4 @@ def load_data(p: dict) -> dict:
 
 def build_model(p: dict) -> DelaySNN:
     return DelaySNN(p["n_channels"], p["hidden"], 10, delays=p["delays"], max_delay=p["max_delay"],
-                    beta=1.0 - p["dt_ms"] / p["tau_m_ms"], dropout=p["dropout"], seed=p["seed"])
+                    beta=1.0 - p["dt_ms"] / p["tau_m_ms"], dropout=p["dropout"], loss=p["loss"], seed=p["seed"])

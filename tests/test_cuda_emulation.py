@@ -2,7 +2,6 @@
 thread by thread (neurosim.engine.cuda_emulator), driven by the GPU backend's
 own host code, must reproduce the NumPy reference bit for bit."""
 import functools
-import importlib.util
 import shutil
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from neurosim.engine import cuda_codegen, cupy_backend
 from neurosim.engine.device_engine import DeviceEngine
 from neurosim.engine.kernels_path import kernel_dir
 from neurosim.neurons import mathfn
+from neurosim.scripts import load_script
 
 from test_engine import MODELS, mixed_network, outputs
 
@@ -37,13 +37,6 @@ def emulated(emulated_device, monkeypatch):
     monkeypatch.setitem(network.SESSIONS, "cuda-emulated",
                         functools.partial(cupy_backend.session, device=emulated_device))
     return "cuda-emulated"
-
-
-def _load_model_script(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / "models" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # ---------------------------------------------------------------- generated neuron code
@@ -134,7 +127,7 @@ def test_split_runs_and_switching_backends_continue_exactly(emulated):
 @pytest.mark.parametrize("name", ["cuba", "coba"])
 def test_model_scripts_identical(emulated, name):
     """models/cuba.py and models/coba.py (uniform projections, explicit receptors), 600 neurons."""
-    script = _load_model_script(name)
+    script = load_script(REPO / "models" / f"{name}.py")
     runs = []
     for backend in ("numpy", emulated):
         net = script.build(n=600)

@@ -10,7 +10,6 @@ happen in an unspecified order (docs/gpu.md bounds both).  Spikes stay
 identical unless a membrane potential lands within that bound of threshold;
 should a spike test fail while states agree to ~1e-12, that is the cause.
 """
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ import pytest
 
 import neurosim as ns
 from neurosim.engine import cupy_backend
+from neurosim.scripts import load_script
 
 from test_engine import MODELS, mixed_network, outputs
 
@@ -29,13 +29,6 @@ pytestmark = [
 ]
 
 
-def _script(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / "models" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_auto_picks_the_gpu():
     net = ns.Network()
     net.add_population("a", 3, ns.LIF())
@@ -44,7 +37,7 @@ def test_auto_picks_the_gpu():
 
 @pytest.mark.parametrize("name", ["cuba", "coba"])
 def test_cuba_coba_spikes_identical(name):
-    script = _script(name)
+    script = load_script(REPO / "models" / f"{name}.py")
     runs = []
     for backend in ("numpy", "cupy"):
         net = script.build(n=1000)

@@ -15,7 +15,7 @@ from neurosim.cli import main
 from neurosim.data import latency_encode, load_digits_images, write_shd
 from neurosim.train.commands import load_checkpoint
 from neurosim.train.convert import to_network
-from neurosim.train.models import DelaySNN, predict, readout_loss, softmax_sum
+from neurosim.train.models import DelaySNN, anytime_loss, predict, readout_loss, softmax_sum
 from neurosim.train.trainer import TrainConfig, evaluate, fit
 from shared_paths import FSDD_RECORDINGS
 
@@ -44,6 +44,25 @@ def test_readout_is_double_softmax_cross_entropy():
     assert torch.allclose(readout_loss(u, y), expected)
     assert torch.equal(predict(u), m.argmax(-1))
     assert torch.allclose(softmax_sum(u).sum(-1), torch.full((3,), 7.0, dtype=torch.float64))
+
+
+def test_anytime_loss_is_the_papers_loss_averaged_over_every_prefix():
+    torch.manual_seed(3)
+    u = torch.randn(7, 3, 5, dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([0, 4, 2])
+    by_hand = torch.stack([readout_loss(u[:t], y) for t in range(1, 8)]).mean()
+    assert torch.allclose(anytime_loss(u, y), by_hand)
+    g_auto, = torch.autograd.grad(anytime_loss(u, y), u)
+    g_hand, = torch.autograd.grad(by_hand, u)
+    assert torch.allclose(g_auto, g_hand)
+    # a one-step run is the paper's loss; the model applies the loss it was built with
+    assert torch.allclose(anytime_loss(u[:1], y), readout_loss(u[:1], y))
+    net = DelaySNN(4, [6], 5, beta=0.5, loss="anytime")
+    assert torch.equal(net.loss(u, y), anytime_loss(u, y))
+    assert torch.equal(DelaySNN(4, [6], 5, beta=0.5).loss(u, y), readout_loss(u, y))
+    assert DelaySNN.from_config(net.config).config["loss"] == "anytime"
+    with pytest.raises(ValueError, match="loss must be one of summed_softmax, anytime"):
+        DelaySNN(4, [6], 5, beta=0.5, loss="per_step")
 
 
 def test_output_length_and_padding_semantics():

@@ -269,6 +269,11 @@ def translate_scalar(func: Callable, name: str | None = None) -> str:
                      + [f"    {ln}" for ln in body] + ["}"])
 
 
+def _dispatch(signature: str, cases: list[str], default: str) -> list[str]:
+    """Lines of a device function ``signature`` that switches on ``kind`` over ``cases``."""
+    return [*signature.split("\n"), "{", "    switch (kind) {", *cases, f"    default: return {default};", "    }", "}"]
+
+
 def generate_surrogate_header() -> str:
     """The text of ``kernels/surrogates.cuh``: the surrogate gradients of
     :mod:`neurosim.train.surrogate`, translated, and ``surrogate_grad(kind, x, a)``.
@@ -298,13 +303,7 @@ def generate_surrogate_header() -> str:
     parts += [
         "// sigma'(x) of surrogate `kind` (its position in SURROGATES) with slope a.",
         "template <typename T>",
-        "__device__ inline T surrogate_grad(int kind, T x, T a)",
-        "{",
-        "    switch (kind) {",
-        *cases,
-        "    default: return T(0.0);",
-        "    }",
-        "}",
+        *_dispatch("__device__ inline T surrogate_grad(int kind, T x, T a)", cases, "T(0.0)"),
         "",
         f"#define NEUROSIM_N_SURROGATES {len(surrogate.SURROGATES)}",
         "",
@@ -335,14 +334,8 @@ def generate_header(models: Sequence[type] | None = None) -> str:
         cases.append(f"    case {kind}: return {step.__name__}(S, n, i, c, i_ext);")
     parts += [
         "// Advance neuron i of a population of model `kind` (its position in MODELS); returns spiked.",
-        "__device__ inline double neuron_step(int kind, double* S, long long n, long long i, const double* c,",
-        "                                     double i_ext)",
-        "{",
-        "    switch (kind) {",
-        *cases,
-        "    default: return 0.0;",
-        "    }",
-        "}",
+        *_dispatch("__device__ inline double neuron_step(int kind, double* S, long long n, long long i, const double* c,\n"
+                   "                                     double i_ext)", cases, "0.0"),
         "",
         f"#define NEUROSIM_N_MODELS {len(models)}",
         "",

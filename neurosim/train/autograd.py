@@ -192,6 +192,17 @@ def lif_scan_reference(z: torch.Tensor, beta: torch.Tensor, theta: torch.Tensor,
     return torch.stack(spikes), v
 
 
+def check_lif_scan_shapes(z: torch.Tensor, beta: torch.Tensor, theta: torch.Tensor, v0: torch.Tensor) -> None:
+    """Raise ValueError naming the argument unless ``z`` is ``(T, batch, n)``, ``beta`` and
+    ``theta`` ``(n,)`` and ``v0`` ``(batch, n)``."""
+    if z.dim() != 3:
+        raise ValueError(f"lif_scan: 'z' must have shape (T, batch, n), got {tuple(z.shape)}")
+    n = z.shape[-1]
+    for name, value, shape in (("beta", beta, (n,)), ("theta", theta, (n,)), ("v0", v0, tuple(z.shape[1:]))):
+        if tuple(value.shape) != shape:
+            raise ValueError(f"lif_scan: '{name}' must have shape {shape}, got {tuple(value.shape)}")
+
+
 def lif_scan(z: torch.Tensor, beta: torch.Tensor, theta: torch.Tensor, v0: torch.Tensor,
              subtract: bool = False, detach: bool = True,
              surrogate: Surrogate = Surrogate()) -> tuple[torch.Tensor, torch.Tensor]:
@@ -202,12 +213,7 @@ def lif_scan(z: torch.Tensor, beta: torch.Tensor, theta: torch.Tensor, v0: torch
     tensors when CuPy sees the GPU (both for float32/float64 tensors of one
     dtype and device), otherwise :func:`lif_scan_reference`.
     """
-    if z.dim() != 3:
-        raise ValueError(f"lif_scan: 'z' must have shape (T, batch, n), got {tuple(z.shape)}")
-    n = z.shape[-1]
-    for name, value, shape in (("beta", beta, (n,)), ("theta", theta, (n,)), ("v0", v0, tuple(z.shape[1:]))):
-        if tuple(value.shape) != shape:
-            raise ValueError(f"lif_scan: '{name}' must have shape {shape}, got {tuple(value.shape)}")
+    check_lif_scan_shapes(z, beta, theta, v0)
     for name, value in (("z", z), ("beta", beta), ("theta", theta), ("v0", v0)):
         if not value.is_floating_point():
             raise TypeError(f"lif_scan: '{name}' must be a floating-point tensor, got dtype {value.dtype}")

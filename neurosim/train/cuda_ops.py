@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from ..engine.kernels_path import TRAINING_KERNEL_FILES
+from .autograd import check_lif_scan_shapes
 from .delays import NORM_EPS, _DelayFn, check_delay_args
 from .surrogate import Surrogate
 
@@ -221,12 +222,7 @@ def lif_scan_kernel(z: torch.Tensor, beta: torch.Tensor, theta: torch.Tensor, v0
     the tensors' CUDA device; :class:`EmulatedKernels` runs them on the CPU.
     All tensors must share one dtype, float32 or float64.
     """
-    if z.dim() != 3:
-        raise ValueError(f"lif_scan: 'z' must have shape (T, batch, n), got {tuple(z.shape)}")
-    n = z.shape[-1]
-    for name, value, shape in (("beta", beta, (n,)), ("theta", theta, (n,)), ("v0", v0, tuple(z.shape[1:]))):
-        if tuple(value.shape) != shape:
-            raise ValueError(f"lif_scan: '{name}' must have shape {shape}, got {tuple(value.shape)}")
+    check_lif_scan_shapes(z, beta, theta, v0)
     if not isinstance(surrogate, Surrogate):
         raise TypeError(f"lif_scan: 'surrogate' must be a Surrogate, got {surrogate!r}")
     runner = kernels if kernels is not None else _default_runner(z, "lif_scan")

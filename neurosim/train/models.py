@@ -136,28 +136,37 @@ class DelaySNN(_DelayStack):
             with delays, 0 without).
         memory_saving: recompute each hidden layer in the backward pass
             (activation checkpointing) instead of storing its activations.
+        loss: the training loss, a key of :data:`SNN_LOSSES`: ``"summed_softmax"``
+            (the paper's, :func:`readout_loss`) or ``"anytime"``
+            (:func:`anytime_loss`: right early too, for early exits).
         seed: seed of the weight and delay initialisation.
 
     The output ``(T', batch, n_out)`` is the read-out membrane at every step;
-    :func:`readout_loss` trains it and :func:`predict` decides.
+    :meth:`loss` trains it and :func:`predict` decides (whatever the loss).
     """
 
     def __init__(self, n_in: int, n_hidden: Sequence[int], n_out: int, *, delays: str = "learned",
                  max_delay: int = 24, beta: float | None = None, tau_m: float | None = None,
                  dt: float = 1.0, threshold: float = 1.0, dropout: float = 0.4, batchnorm: bool = True,
                  surrogate: str | tuple = ("atan", 5.0), tail: int | None = None,
-                 memory_saving: bool = False, seed: int = 0):
+                 memory_saving: bool = False, loss: str = "summed_softmax", seed: int = 0):
         super().__init__()
+        if loss not in SNN_LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(SNN_LOSSES)}, got {loss!r}")
         b = resolve_beta(beta, tau_m, dt)
         self.config = dict(n_in=int(n_in), n_hidden=[int(h) for h in n_hidden], n_out=int(n_out),
                            delays=delays, max_delay=int(max_delay), beta=b, threshold=float(threshold),
                            dropout=float(dropout), batchnorm=bool(batchnorm),
                            surrogate=list(surrogate) if isinstance(surrogate, tuple) else surrogate,
-                           tail=tail, memory_saving=bool(memory_saving), seed=int(seed))
+                           tail=tail, memory_saving=bool(memory_saving), loss=loss, seed=int(seed))
         sg = tuple(surrogate) if isinstance(surrogate, list) else surrogate
         neurons = [LIF(h, b, threshold=threshold, reset="zero", surrogate=sg) for h in self.config["n_hidden"]]
         self._build_stack(n_in, n_hidden, n_out, delays, max_delay, dropout, batchnorm, tail, memory_saving,
                           seed, neurons, LeakyReadout(int(n_out), b))
+
+    def loss(self, u: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The training loss chosen at construction (``loss=``) of read-out ``u`` ``(T, batch, C)``."""
+        return SNN_LOSSES[self.config["loss"]](u, y)
 
 
 class DelayANN(_DelayStack):
@@ -215,6 +224,25 @@ def readout_loss(u: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(softmax_sum(u), y)
 
 
+def anytime_loss(u: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """:func:`readout_loss` of every prefix of the run, averaged over the prefixes.
+
+    The training target of an *anytime* classifier: the decision the model
+    would take if stopped after ``t`` steps (the argmax of the per-step softmax
+    summed up to ``t``, what Dynamic Confidence reads) is trained at every
+    ``t``, not only at the end; the last prefix's term is the paper's loss.
+    The summed evidence becomes decisive earlier, so exits stop sooner, at
+    some cost in full-length accuracy (``docs/dynamic_confidence.md``).
+    """
+    n_steps, batch, n_classes = u.shape
+    running = F.softmax(u, dim=-1).cumsum(0)
+    return F.cross_entropy(running.reshape(n_steps * batch, n_classes), y.repeat(n_steps))
+
+
 def predict(u: torch.Tensor) -> torch.Tensor:
     """Class decision: argmax of the summed per-step softmax."""
     return softmax_sum(u).argmax(-1)
+
+
+#: training losses of a :class:`DelaySNN` by name
+SNN_LOSSES = {"summed_softmax": readout_loss, "anytime": anytime_loss}
