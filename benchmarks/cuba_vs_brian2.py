@@ -12,8 +12,10 @@ Simulators, each (simulator, size, repetition) in a fresh worker subprocess so
 that no state (Brian2's global device, JIT caches in memory, heap) leaks
 between measurements:
 
-* ``neurosim``: the Numba backend, ``NUMBA_NUM_THREADS`` = ``--threads``;
-* ``brian2_cpp``: Brian2 C++ standalone, single thread (no OpenMP);
+* ``neurosim``: the Numba backend, ``NUMBA_NUM_THREADS`` = ``--threads``
+  (large populations are advanced on that many threads);
+* ``brian2_cpp``: Brian2 C++ standalone, ``openmp_threads`` = ``--threads``
+  (no OpenMP for 1);
 * ``brian2_cython``: Brian2 runtime mode with the Cython code-generation target.
 
 Times (seconds of wall-clock time, ``time.perf_counter``):
@@ -208,7 +210,7 @@ def worker_brian2_cython(n: int, duration_ms: float, seed: int) -> dict:
 
 
 def worker_brian2_cpp(n: int, duration_ms: float, seed: int) -> dict:
-    """Run Brian2's CUBA as C++ standalone (single thread); times in s.
+    """Run Brian2's CUBA as C++ standalone (``--threads`` OpenMP threads); times in s.
 
     ``sim_s`` is ``device._last_run_time``; ``total_s`` runs from network
     construction through code generation, compilation, the binary (synapse
@@ -222,7 +224,8 @@ def worker_brian2_cpp(n: int, duration_ms: float, seed: int) -> dict:
     directory = tempfile.mkdtemp(prefix="cuba_cpp_")
     try:
         b2.set_device("cpp_standalone", directory=directory, build_on_run=False)
-        b2.prefs.devices.cpp_standalone.openmp_threads = 0
+        threads = int(os.environ["NUMBA_NUM_THREADS"])       # --threads, as for neurosim
+        b2.prefs.devices.cpp_standalone.openmp_threads = threads if threads > 1 else 0
         b2.defaultclock.dt = DT_MS * ms
         b2.seed(seed)
 
@@ -314,7 +317,7 @@ def machine_info(threads: int, simulators: list[str]) -> dict:
     return {"cpu": cpu, "logical_cpus": os.cpu_count(), "usable_cpus": len(os.sched_getaffinity(0)),
             "memory_gib": round(mem_kib / 2**20, 1), "platform": platform.platform(), "versions": versions,
             "threads": {"neurosim (NUMBA_NUM_THREADS)": threads, "OMP_NUM_THREADS": 1,
-                        "brian2_cpp openmp_threads": 0}}
+                        "brian2_cpp openmp_threads": threads if threads > 1 else 0}}
 
 
 def _fmt_s(x: float | None) -> str:
@@ -385,7 +388,7 @@ def detail_table(summary: dict, sizes: list[int]) -> list[str]:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="CUBA at fixed fan-in (p = 80/N), 1 s biological time, dt = 0.1 ms: neurosim "
-                    "against Brian2 C++ standalone (1 thread) and Brian2 runtime (Cython). Each "
+                    "against Brian2 C++ standalone (same threads) and Brian2 runtime (Cython). Each "
                     "(simulator, size, repetition) runs in its own subprocess.")
     parser.add_argument("sizes", nargs="*", type=int, default=list(DEFAULT_SIZES),
                         help=f"network sizes in neurons (default: {' '.join(map(str, DEFAULT_SIZES))})")
@@ -398,7 +401,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--simulators", nargs="+", choices=SIMULATORS, default=list(SIMULATORS),
                         help="which simulators to run (default: all)")
     parser.add_argument("--threads", type=int, default=1,
-                        help="NUMBA_NUM_THREADS for neurosim (default 1; Brian2 always runs single-threaded)")
+                        help="threads of neurosim (NUMBA_NUM_THREADS) and of Brian2 C++ standalone (OpenMP); "
+                             "default 1. Brian2's Cython runtime mode is single-threaded")
     parser.add_argument("--timeout", type=float, default=1800.0,
                         help="limit per worker subprocess, s (default 1800)")
     parser.add_argument("--json", metavar="PATH", help="also save machine info and every raw measurement here")
@@ -447,8 +451,9 @@ def main(argv=None) -> None:
         f"spike monitor on all neurons",
         "",
         f"Machine: {info['cpu']}, {info['usable_cpus']} usable of {info['logical_cpus']} logical CPUs, "
-        f"{info['memory_gib']} GiB. Threads: neurosim NUMBA_NUM_THREADS={args.threads}, "
-        "Brian2 C++ standalone 1 thread (no OpenMP), OMP_NUM_THREADS=1.",
+        f"{info['memory_gib']} GiB. Threads: neurosim NUMBA_NUM_THREADS={args.threads}, Brian2 C++ standalone "
+        + (f"openmp_threads={args.threads}" if args.threads > 1 else "1 thread (no OpenMP)")
+        + ", Brian2 Cython 1 thread, OMP_NUM_THREADS=1.",
         "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".",
         f"Repetitions: {args.repeat} (seeds {BASE_SEED}–{BASE_SEED + args.repeat - 1}), each in a fresh "
         "subprocess; sim times are median (min–max), everything else the median.",

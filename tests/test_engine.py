@@ -1,8 +1,10 @@
 """The event-driven engine: backends agree, runs are reproducible, delays and events are exact."""
+import numba
 import numpy as np
 import pytest
 
 import neurosim as ns
+from neurosim.engine import numba_backend
 
 MODELS = [
     (ns.LIF(v_rest=-49.0, v_reset=-60.0, v_th=-50.0, tau_ref=5.0), 1.62, -9.0),
@@ -144,3 +146,28 @@ def test_time_varying_current_and_rate():
     np.testing.assert_allclose(v[-1], [10.0, 20.0], rtol=1e-3)
     assert np.all(spikes.times >= 50.0)
     assert 200 * 500 * 0.05 * 0.8 < spikes.times.size < 200 * 500 * 0.05 * 1.2
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs Numba with 2 or more threads")
+@pytest.mark.parametrize("model,w_e,w_i", MODELS, ids=lambda m: type(m).__name__ if hasattr(m, "step") else "")
+def test_threaded_neuron_update_gives_the_single_thread_result(model, w_e, w_i):
+    # a population above PARALLEL_MIN_NEURONS (whose size is no multiple of 64) is advanced on
+    # every thread; the spikes and final state must not depend on how many there are
+    n = numba_backend.PARALLEL_MIN_NEURONS + 1001
+    results = []
+    for threads in (1, 2):
+        net = ns.Network(dt=0.1)
+        pop = net.add_population("big", n, model, v_init=ns.Uniform(-60.0, -50.0))
+        net.connect(pop, pop, p=5.0 / n, weight=w_e, delay=ns.Uniform(0.0, 2.0))
+        net.add_current(pop, np.linspace(0.0, 2.0 if model.i_ext_unit == "mV" else 0.5, n))
+        spikes = net.monitor_spikes(pop)
+        previous = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            net.run(20.0, seed=2, backend="numba", progress=False)
+        finally:
+            numba.set_num_threads(previous)
+        results.append((spikes.times, spikes.indices, net._compiled.S.copy()))
+    assert results[0][0].size > 100
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

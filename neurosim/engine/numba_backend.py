@@ -18,7 +18,7 @@ Where the time goes, and what keeps it low:
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, uint64
+from numba import get_num_threads, njit, prange, uint64
 
 from ..neurons import (AdaptiveLIF, ConductanceLIF, Izhikevich, LIF, adaptive_lif_step, coba_step,
                        izhikevich_step, lif_step)
@@ -64,6 +64,27 @@ def _advance_population(kind, S, start, stop, c, i_ext, fired):
     else:
         for i in range(lo, hi):
             fired[i] = _izhikevich(S, i, c, i_ext[i])
+
+
+#: populations at least this large are advanced by all of Numba's threads, in
+#: 64-neuron-aligned parts (below it, starting the threads costs more than it saves)
+PARALLEL_MIN_NEURONS = 32768
+
+
+@njit(cache=True, parallel=True)
+def _advance_parallel(kind, S, start, stop, c, i_ext, fired, n_parts):
+    """:func:`_advance_population` over ``n_parts`` contiguous parts on Numba's threads.
+
+    Neurons are independent within a step, so the result is identical to one
+    thread's.  Part boundaries are multiples of 64 neurons from ``start``
+    (whole cache lines of every state row and of ``fired``), and each part
+    keeps the serial, vectorised loop.
+    """
+    blocks = (stop - start + 63) // 64
+    for j in prange(n_parts):
+        lo = min(start + (blocks * j // n_parts) * 64, stop)
+        hi = min(start + (blocks * (j + 1) // n_parts) * 64, stop)
+        _advance_population(kind, S, lo, hi, c, i_ext, fired)
 
 
 @njit(cache=True)
@@ -202,8 +223,11 @@ def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop
             proj_magnitude, proj_uniform, indptr, post, weight, delay, out_degree, node_of,
             src_ptr, src_idx, pin_slot, pin_value, i_ext,
             mon_ptr, mon_row, mon_col, mon_every, state_out, state_off,
-            record_node, spike_step, spike_idx, n_rec, counts, events, spikes):
+            record_node, spike_step, spike_idx, n_rec, counts, events, spikes, n_threads):
     """Run steps k_start ... n-1 of the chunk; return (k reached, spikes recorded).
+
+    Large populations are advanced on ``n_threads`` threads
+    (:func:`_advance_parallel`); everything else runs on one, in order.
 
     Stops early (k < n) when the spike record might overflow at the next step.
 
@@ -257,7 +281,11 @@ def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop
                     state_out[base + q] = S[mon_row[mon_ptr[m] + q], mon_col[mon_ptr[m] + q]]
         row = k if i_ext.shape[0] > 1 else 0
         for p in range(pop_kind.shape[0]):
-            _advance_population(pop_kind[p], S, pop_start[p], pop_stop[p], pop_coef[p], i_ext[row], fired)
+            if n_threads > 1 and pop_stop[p] - pop_start[p] >= PARALLEL_MIN_NEURONS:
+                _advance_parallel(pop_kind[p], S, pop_start[p], pop_stop[p], pop_coef[p], i_ext[row], fired,
+                                  n_threads)
+            else:
+                _advance_population(pop_kind[p], S, pop_start[p], pop_stop[p], pop_coef[p], i_ext[row], fired)
         ns = _collect_spikes(fired, spikes)
         for j in range(src_ptr[k], src_ptr[k + 1]):
             spikes[ns] = src_idx[j]
@@ -313,7 +341,7 @@ def run_chunk(cn: CompiledNetwork, stim: StimulusChunk, plan: StateRecordPlan,
             cn.delay, cn.out_degree, cn.node_of, stim.src_ptr, stim.src_idx, stim.pin_slot,
             stim.pin_value, stim.i_ext, plan.ptr, plan.row, plan.col, plan.every, out.state,
             out.state_offset, record_node, out.spike_step, out.spike_idx, out.n_spikes,
-            out.counts, out.events, spikes)
+            out.counts, out.events, spikes, get_num_threads())
         if k == stim.n:
             return
         out.grow()
