@@ -12,8 +12,8 @@ Simulators, each (simulator, size, repetition) in a fresh worker subprocess so
 that no state (Brian2's global device, JIT caches in memory, heap) leaks
 between measurements:
 
-* ``neurosim``: the Numba backend, ``NUMBA_NUM_THREADS`` = ``--threads``
-  (large populations are advanced on that many threads);
+* ``neurosim``: the Numba backend, ``run(threads=--threads)`` (populations of
+  32k neurons or more are advanced on that many threads);
 * ``brian2_cpp``: Brian2 C++ standalone, ``openmp_threads`` = ``--threads``
   (no OpenMP for 1);
 * ``brian2_cython``: Brian2 runtime mode with the Cython code-generation target.
@@ -126,9 +126,10 @@ def worker_neurosim(n: int, duration_ms: float, seed: int) -> dict:
     t_constructed = time.perf_counter()
     net.build(seed=seed)
     t_built = time.perf_counter()
-    net.run(DT_MS, progress=False)           # JIT compile or cache load, plus one step
+    threads = int(os.environ["NUMBA_NUM_THREADS"])           # --threads
+    net.run(DT_MS, progress=False, threads=threads)  # JIT compile or cache load, plus one step
     t_warm = time.perf_counter()
-    stats = net.run(duration_ms, progress=False)
+    stats = net.run(duration_ms, progress=False, threads=threads)
     t_end = time.perf_counter()
 
     sim_s = t_end - t_warm

@@ -506,19 +506,24 @@ class Network:
         return backend
 
     def run(self, duration: float, *, seed: int | None = None, backend: str = "auto",
-            progress: bool = True) -> RunStats:
+            progress: bool = True, threads: int = 1) -> RunStats:
         """Advance the network by ``duration`` ms (rounded to whole steps).
 
         The first run builds the network from ``seed``; later runs continue
         from the current state (a new ``seed`` re-seeds only the input).
         Same seed, same result, whatever the backend.  ``progress`` shows a
-        progress bar for runs that take longer than a second.
+        progress bar for runs that take longer than a second.  ``threads``
+        (Numba backend): populations of at least
+        ``numba_backend.PARALLEL_MIN_NEURONS`` neurons are advanced on that
+        many threads, with identical results; it pays on large networks on
+        otherwise idle cores (``docs/benchmarks.md``) and costs on busy ones.
         """
         if not isinstance(duration, (int, float, np.number)) or not np.isfinite(duration) or duration < 0:
             raise ValueError(f"duration must be a non-negative number of ms, got {duration!r}")
         if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
             raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
         name = self._choose_backend(backend)
+        numba_backend.check_threads(threads)
         if not self.built:
             self.build(seed)
         elif seed is not None:
@@ -532,8 +537,9 @@ class Network:
         chunk = max(1, min(_MAX_CHUNK_STEPS, _CHUNK_VALUES // self._stimulus.width))
         spikes = events = 0
         start = time.perf_counter()
-        with session as runner, tqdm(total=n_steps, unit="step", delay=1.0, disable=not progress,
-                                     desc=f"{self.name} [{name}]", leave=False) as bar:
+        with session as runner, numba_backend.threads(threads), \
+                tqdm(total=n_steps, unit="step", delay=1.0, disable=not progress,
+                     desc=f"{self.name} [{name}]", leave=False) as bar:
             done = 0
             while done < n_steps:
                 n = min(chunk, n_steps - done)

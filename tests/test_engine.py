@@ -161,12 +161,7 @@ def test_threaded_neuron_update_gives_the_single_thread_result(model, w_e, w_i):
         net.connect(pop, pop, p=5.0 / n, weight=w_e, delay=ns.Uniform(0.0, 2.0))
         net.add_current(pop, np.linspace(0.0, 2.0 if model.i_ext_unit == "mV" else 0.5, n))
         spikes = net.monitor_spikes(pop)
-        previous = numba.get_num_threads()
-        numba.set_num_threads(threads)
-        try:
-            net.run(20.0, seed=2, backend="numba", progress=False)
-        finally:
-            numba.set_num_threads(previous)
+        net.run(20.0, seed=2, backend="numba", progress=False, threads=threads)
         results.append((spikes.times, spikes.indices, net._compiled.S.copy()))
     assert results[0][0].size > 100
     for a, b in zip(*results):

@@ -151,3 +151,6 @@ def test_bad_duration_and_seed(net):
         net.run(-1.0)
     with pytest.raises(ValueError, match="seed must be a non-negative integer"):
         net.run(1.0, seed=-3)
+    for threads in (0, 2.0, True, 100_000):
+        with pytest.raises(ValueError, match=r"threads must be an integer in \[1, \d+\], got .* NUMBA_NUM_THREADS"):
+            net.run(1.0, threads=threads)

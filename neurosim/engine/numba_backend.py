@@ -13,11 +13,18 @@ Where the time goes, and what keeps it low:
   of the entries written into it, so a step touches only the neurons that
   received input instead of streaming the whole buffer (see :func:`_deliver`);
 * spikes are collected from a byte mask, eight neurons per 64-bit word, so the
-  silent majority costs almost nothing (see :func:`_collect_spikes`).
+  silent majority costs almost nothing (see :func:`_collect_spikes`);
+* with ``run(threads=n)``, populations of :data:`PARALLEL_MIN_NEURONS` or more
+  are advanced on ``n`` threads (:func:`_advance_parallel`); spike collection
+  and delivery stay on one thread, in order, so results do not change.
 """
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import numpy as np
+import numba
 from numba import get_num_threads, njit, prange, uint64
 
 from ..neurons import (AdaptiveLIF, ConductanceLIF, Izhikevich, LIF, adaptive_lif_step, coba_step,
@@ -33,6 +40,25 @@ _lif = njit(lif_step, cache=True)
 _coba = njit(coba_step, cache=True)
 _adaptive = njit(adaptive_lif_step, cache=True)
 _izhikevich = njit(izhikevich_step, cache=True)
+
+
+def check_threads(threads: int) -> None:
+    """Raise ValueError naming ``threads`` unless it is a usable number of Numba threads."""
+    limit = numba.config.NUMBA_NUM_THREADS
+    if not isinstance(threads, (int, np.integer)) or isinstance(threads, bool) or not 1 <= threads <= limit:
+        raise ValueError(f"threads must be an integer in [1, {limit}], got {threads!r} (Numba was started "
+                         "with that many; set NUMBA_NUM_THREADS before importing neurosim for more)")
+
+
+@contextlib.contextmanager
+def threads(n: int) -> Iterator[None]:
+    """Run the enclosed chunks on ``n`` Numba threads; the previous setting is restored after."""
+    previous = get_num_threads()
+    numba.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
 
 
 def kind_of(model) -> int:
