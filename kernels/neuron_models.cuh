@@ -10,16 +10,16 @@ __device__ inline double lif_step(double* S, long long n, long long i, const dou
     double i_e = S[1LL * n + i];
     double i_i = S[2LL * n + i];
     double refr = S[3LL * n + i];
-    refr = ((refr - 1.0) * ((double)(refr > 0.5)));
-    double active = (((double)(refr < 0.5)) * 1.0);
+    refr = (((((double)(refr > 0.5))) != 0) ? ((refr - 1.0)) : (0.0));
+    double active = ((double)(refr < 0.5));
     double v_inf = ((c[5] + c[9]) + i_ext);
     double v_free = (((v_inf + ((v - v_inf) * c[0])) + (i_e * c[3])) + (i_i * c[4]));
-    double v_new = ((active * v_free) + ((1.0 - active) * v));
-    double spiked = (((double)(v_new > c[6])) * active);
-    S[0LL * n + i] = ((spiked * c[7]) + ((1.0 - spiked) * v_new));
+    double v_new = (((active) != 0) ? (v_free) : (v));
+    double spiked = (((((double)(v_new > c[6]))) != 0) ? (active) : (0.0));
+    S[0LL * n + i] = (((spiked) != 0) ? (c[7]) : (v_new));
     S[1LL * n + i] = (i_e * c[1]);
     S[2LL * n + i] = (i_i * c[2]);
-    S[3LL * n + i] = ((spiked * c[8]) + ((1.0 - spiked) * refr));
+    S[3LL * n + i] = (((spiked) != 0) ? (c[8]) : (refr));
     return spiked;
 }
 
@@ -30,18 +30,18 @@ __device__ inline double coba_step(double* S, long long n, long long i, const do
     double g_e = S[1LL * n + i];
     double g_i = S[2LL * n + i];
     double refr = S[3LL * n + i];
-    refr = ((refr - 1.0) * ((double)(refr > 0.5)));
-    double active = (((double)(refr < 0.5)) * 1.0);
+    refr = (((((double)(refr > 0.5))) != 0) ? ((refr - 1.0)) : (0.0));
+    double active = ((double)(refr < 0.5));
     double g_tot = ((c[1] + g_e) + g_i);
     double drive = ((((c[1] * c[3]) + (g_e * c[4])) + (g_i * c[5])) + (1000.0 * (c[11] + i_ext)));
     double v_inf = (drive / g_tot);
     double v_free = (v_inf + ((v - v_inf) * exp((((-g_tot) * c[0]) / c[2]))));
-    double v_new = ((active * v_free) + ((1.0 - active) * v));
-    double spiked = (((double)(v_new > c[8])) * active);
-    S[0LL * n + i] = ((spiked * c[9]) + ((1.0 - spiked) * v_new));
+    double v_new = (((active) != 0) ? (v_free) : (v));
+    double spiked = (((((double)(v_new > c[8]))) != 0) ? (active) : (0.0));
+    S[0LL * n + i] = (((spiked) != 0) ? (c[9]) : (v_new));
     S[1LL * n + i] = (g_e * c[6]);
     S[2LL * n + i] = (g_i * c[7]);
-    S[3LL * n + i] = ((spiked * c[10]) + ((1.0 - spiked) * refr));
+    S[3LL * n + i] = (((spiked) != 0) ? (c[10]) : (refr));
     return spiked;
 }
 
@@ -53,21 +53,21 @@ __device__ inline double adaptive_lif_step(double* S, long long n, long long i, 
     double i_e = S[2LL * n + i];
     double i_i = S[3LL * n + i];
     double refr = S[4LL * n + i];
-    refr = ((refr - 1.0) * ((double)(refr > 0.5)));
-    double active = (((double)(refr < 0.5)) * 1.0);
+    refr = (((((double)(refr > 0.5))) != 0) ? ((refr - 1.0)) : (0.0));
+    double active = ((double)(refr < 0.5));
     double x = (v - c[13]);
     double drive = (c[19] + i_ext);
     double x_free = (((((c[0] * x) + (c[1] * w)) + (c[2] * i_e)) + (c[3] * i_i)) + (c[4] * drive));
     double w_free = (((((c[5] * x) + (c[6] * w)) + (c[7] * i_e)) + (c[8] * i_i)) + (c[9] * drive));
     double w_held = ((c[10] * w) + ((c[18] * x) * (1.0 - c[10])));
-    double v_new = ((active * (c[13] + x_free)) + ((1.0 - active) * v));
-    double w_new = ((active * w_free) + ((1.0 - active) * w_held));
-    double spiked = (((double)(v_new > c[14])) * active);
-    S[0LL * n + i] = ((spiked * c[15]) + ((1.0 - spiked) * v_new));
+    double v_new = (((active) != 0) ? ((c[13] + x_free)) : (v));
+    double w_new = (((active) != 0) ? (w_free) : (w_held));
+    double spiked = (((((double)(v_new > c[14]))) != 0) ? (active) : (0.0));
+    S[0LL * n + i] = (((spiked) != 0) ? (c[15]) : (v_new));
     S[1LL * n + i] = (w_new + (spiked * c[17]));
     S[2LL * n + i] = (i_e * c[11]);
     S[3LL * n + i] = (i_i * c[12]);
-    S[4LL * n + i] = ((spiked * c[16]) + ((1.0 - spiked) * refr));
+    S[4LL * n + i] = (((spiked) != 0) ? (c[16]) : (refr));
     return spiked;
 }
 
@@ -81,8 +81,8 @@ __device__ inline double izhikevich_step(double* S, long long n, long long i, co
     double current = (((i_e + i_i) + c[8]) + i_ext);
     double v_new = (v + (c[0] * ((((((0.04 * v) * v) + (5.0 * v)) + 140.0) - u) + current)));
     double u_new = (u + ((c[0] * c[1]) * ((c[2] * v) - u)));
-    double spiked = (((double)(v_new >= c[5])) * 1.0);
-    S[0LL * n + i] = ((spiked * c[3]) + ((1.0 - spiked) * v_new));
+    double spiked = (((((double)(v_new >= c[5]))) != 0) ? (1.0) : (0.0));
+    S[0LL * n + i] = (((spiked) != 0) ? (c[3]) : (v_new));
     S[1LL * n + i] = (u_new + (spiked * c[4]));
     S[2LL * n + i] = (i_e * c[6]);
     S[3LL * n + i] = (i_i * c[7]);

@@ -35,22 +35,28 @@ def one_to_one(n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
     return idx, idx.copy()
 
 
-def _distinct_per_row(rng: np.random.Generator, counts: np.ndarray, n_choices: int) -> np.ndarray:
+def _distinct_per_row(rng: np.random.Generator, counts: np.ndarray, n_choices: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
     """For row r draw counts[r] distinct values in [0, n_choices), uniformly.
 
     Draws with replacement, then redraws each duplicate until none is left:
     exact rejection sampling of a uniform subset.  Rows and values are packed
     into one int64 key per draw so a single (stable, nearly linear on the
-    row-sorted keys) sort groups rows and exposes duplicates; returns the
-    values grouped by row, ascending within rows.
+    row-sorted keys) sort groups rows and exposes duplicates.  Returns
+    ``(rows, values)``: the row of each value and the values grouped by row,
+    ascending within rows.  The arithmetic is done in place: at tens of
+    millions of synapses every temporary array costs as much as the sort.
     """
     rows = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
-    key = rows * n_choices + rng.integers(0, n_choices, rows.size, dtype=np.int64)
+    base = rows * n_choices
+    key = rng.integers(0, n_choices, rows.size, dtype=np.int64)
+    key += base
     key.sort(kind="stable")
     while True:
         dup = np.flatnonzero(key[1:] == key[:-1]) + 1
         if dup.size == 0:
-            return key - rows * n_choices
+            key -= base
+            return rows, key
         key[dup] = (key[dup] // n_choices) * n_choices + rng.integers(0, n_choices, dup.size, dtype=np.int64)
         key.sort(kind="stable")
 
@@ -77,10 +83,9 @@ def fixed_probability(
             posts.append(c)
         return np.concatenate(pres).astype(np.int64), np.concatenate(posts).astype(np.int64)
     counts = rng.binomial(n_choices, p, n_pre)
-    post = _distinct_per_row(rng, counts, n_choices)
-    pre = np.repeat(np.arange(n_pre, dtype=np.int64), counts)
+    pre, post = _distinct_per_row(rng, counts, n_choices)
     if not allow_self:
-        post = post + (post >= pre)
+        post += post >= pre
     return pre, post
 
 
@@ -95,10 +100,9 @@ def fixed_indegree(
             f"{'' if allow_self else ' without self-connections'}, got {k}"
         )
     counts = np.full(n_post, k, dtype=np.int64)
-    pre = _distinct_per_row(rng, counts, n_choices)
-    post = np.repeat(np.arange(n_post, dtype=np.int64), counts)
+    post, pre = _distinct_per_row(rng, counts, n_choices)
     if not allow_self:
-        pre = pre + (pre >= post)
+        pre += pre >= post
     order = np.lexsort((post, pre))
     return pre[order], post[order]
 

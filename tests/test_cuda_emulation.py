@@ -14,6 +14,7 @@ from neurosim.engine import cuda_codegen, cupy_backend
 from neurosim.engine.device_engine import DeviceEngine
 from neurosim.engine.kernels_path import kernel_dir
 from neurosim.neurons import mathfn
+from neurosim.neurons.mathfn import where
 from neurosim.scripts import load_script
 
 from test_engine import MODELS, mixed_network, outputs
@@ -51,6 +52,7 @@ def test_translation_of_a_step():
     assert src.startswith("__device__ inline double coba_step(double* S, long long n, long long i, "
                           "const double* c, double i_ext)")
     assert "S[0LL * n + i]" in src and "((double)(refr > 0.5))" in src and "exp(" in src
+    assert "S[0LL * n + i] = (((spiked) != 0) ? (c[9]) : (v_new));" in src  # mathfn.where
 
 
 def _bad_if(S, i, c, i_ext):
@@ -94,6 +96,22 @@ def test_unsupported_constructs_are_named(func, construct):
     with pytest.raises(cuda_codegen.UnsupportedConstruct, match=construct) as err:
         cuda_codegen.translate(func)
     assert func.__name__ in str(err.value) and "line" in str(err.value)
+
+
+def _bad_where(S, i, c, i_ext):
+    v = np.where(S[0, i] > c[0], c[1], S[0, i])
+    return v
+
+
+def _where_arity(S, i, c, i_ext):
+    v = where(S[0, i] > c[0], c[1])
+    return v
+
+
+@pytest.mark.parametrize("func,construct", [(_bad_where, "np.where"), (_where_arity, r"where\(\) with other than 3")])
+def test_only_mathfn_functions_translate(func, construct):
+    with pytest.raises(cuda_codegen.UnsupportedConstruct, match=construct):
+        cuda_codegen.translate(func)
 
 
 def test_exp_must_be_the_backend_identical_one():

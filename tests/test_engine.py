@@ -166,3 +166,26 @@ def test_threaded_neuron_update_gives_the_single_thread_result(model, w_e, w_i):
     assert results[0][0].size > 100
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+def test_mathfn_where_selects_exactly_in_numpy_and_numba():
+    """The step functions' branch: the chosen operand bit for bit, never a NaN from the other."""
+    from neurosim.neurons.mathfn import where
+    cond = np.array([True, False, True, False])
+    a = np.array([1.5, np.inf, -0.0, 2.0])
+    b = np.array([np.nan, -3.25, 7.0, -np.inf])
+    expected = np.array([1.5, -3.25, -0.0, -np.inf])
+    for c in (cond, cond * 1.0):
+        got = where(c, a, b)
+        assert np.array_equal(got, expected) and np.signbit(got[2])
+        assert np.array_equal(np.signbit(got), np.signbit(expected))
+
+    @numba.njit
+    def scalar_loop(c, a, b, out):
+        for k in range(c.shape[0]):
+            out[k] = where(c[k] > 0.5, a[k], b[k])
+
+    out = np.empty(4)
+    scalar_loop(cond * 1.0, a, b, out)
+    assert np.array_equal(out, expected) and np.signbit(out[2])
+    assert where(np.nan, 1.0, 2.0) == 1.0  # nonzero, as C's (cond != 0) in the CUDA translation

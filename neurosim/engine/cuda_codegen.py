@@ -20,7 +20,8 @@ naming the construct and the line):
 * ``+ - * /``, unary ``-`` and ``+``, one comparison (``< <= > >= == !=``),
   which becomes ``(double)(a op b)`` -- exactly the 0.0/1.0 that NumPy and
   Numba produce when a boolean is multiplied by a float;
-* ``exp(x)`` where ``exp`` is :func:`neurosim.neurons.mathfn.exp`.
+* ``exp(x)`` and ``where(cond, a, b)`` (``(cond != 0) ? a : b``) of
+  :mod:`neurosim.neurons.mathfn`.
 
 Every sub-expression is parenthesised, so C evaluates the operations in
 Python's order; with floating-point contraction off (``--fmad=false`` for
@@ -51,6 +52,8 @@ SIGNATURE = "double {name}(double* S, long long n, long long i, const double* c,
 
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _CMPOPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+#: the functions of :mod:`neurosim.neurons.mathfn` a step may call: name -> (arguments, C expression)
+_MATHFN = {"exp": (1, "exp({})"), "where": (3, "((({}) != 0) ? ({}) : ({}))")}
 
 
 class UnsupportedConstruct(ValueError):
@@ -72,7 +75,7 @@ class _Translator:
 
     #: C type of locals and of a comparison's 0/1 value
     ctype = "double"
-    #: Python builtins the function may call besides ``exp``: name -> C function
+    #: Python builtins the function may call besides :data:`_MATHFN`: name -> C function
     calls: dict[str, str] = {}
 
     def __init__(self, func: Callable) -> None:
@@ -163,12 +166,14 @@ class _Translator:
                 if len(node.args) != 1 or node.keywords:
                     raise self.fail(node, f"{fn.id}() with other than one positional argument")
                 return f"{self.calls[fn.id]}({self.expr(node.args[0])})"
-            if not (isinstance(fn, ast.Name) and fn.id == "exp"
-                    and self.func.__globals__.get("exp") is mathfn.exp):
-                raise self.fail(node, f"the call {ast.unparse(node.func)}() (only neurosim.neurons.mathfn.exp)")
-            if len(node.args) != 1 or node.keywords:
-                raise self.fail(node, "exp() with other than one positional argument")
-            return f"exp({self.expr(node.args[0])})"
+            if not (isinstance(fn, ast.Name) and fn.id in _MATHFN
+                    and self.func.__globals__.get(fn.id) is getattr(mathfn, fn.id)):
+                raise self.fail(node, f"the call {ast.unparse(node.func)}() (only neurosim.neurons.mathfn's "
+                                      f"{' and '.join(_MATHFN)})")
+            n_args, template = _MATHFN[fn.id]
+            if len(node.args) != n_args or node.keywords:
+                raise self.fail(node, f"{fn.id}() with other than {n_args} positional argument(s)")
+            return template.format(*(self.expr(a) for a in node.args))
         raise self.fail(node, f"the expression {type(node).__name__} ({ast.unparse(node)})")
 
     # ------------------------------------------------------------- statements
@@ -215,7 +220,7 @@ class _ScalarTranslator(_Translator):
     business, see :func:`translate_scalar`), locals are ``T``, literals
     ``T(value)`` and a comparison ``T(a op b)``, so one source serves float
     and double and no operation is promoted to double in float.  ``abs`` is
-    allowed besides ``exp`` (as ``fabs``, overloaded for float and double).
+    allowed besides the :mod:`~neurosim.neurons.mathfn` functions (as ``fabs``, overloaded for float and double).
     """
 
     ctype = "T"
@@ -255,7 +260,7 @@ def translate_scalar(func: Callable, name: str | None = None) -> str:
     ``func`` is a plain scalar function (such as the surrogate gradients of
     :mod:`neurosim.train.surrogate`): assignments to locals, ``+ - * /``,
     unary minus, one comparison per expression (0 or 1 in ``T``), ``abs``
-    and ``mathfn.exp``, a final ``return``.  Every parameter, defaults
+    and the ``mathfn`` functions, a final ``return``.  Every parameter, defaults
     included, is a parameter of the C function; the caller passes the
     defaults in the working precision.  Raises :class:`UnsupportedConstruct`
     naming the construct otherwise.

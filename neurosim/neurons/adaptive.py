@@ -7,6 +7,7 @@ import numpy as np
 from scipy.linalg import expm
 
 from .base import NeuronModel, check_finite, check_positive, refractory_steps, neuron_model
+from .mathfn import where
 
 
 def adaptive_lif_step(S, i, c, i_ext):
@@ -22,21 +23,21 @@ def adaptive_lif_step(S, i, c, i_ext):
     i_e = S[2, i]
     i_i = S[3, i]
     refr = S[4, i]
-    refr = (refr - 1.0) * (refr > 0.5)
-    active = (refr < 0.5) * 1.0
+    refr = where(refr > 0.5, refr - 1.0, 0.0)
+    active = refr < 0.5
     x = v - c[13]
     drive = c[19] + i_ext
     x_free = c[0] * x + c[1] * w + c[2] * i_e + c[3] * i_i + c[4] * drive
     w_free = c[5] * x + c[6] * w + c[7] * i_e + c[8] * i_i + c[9] * drive
     w_held = c[10] * w + c[18] * x * (1.0 - c[10])
-    v_new = active * (c[13] + x_free) + (1.0 - active) * v
-    w_new = active * w_free + (1.0 - active) * w_held
-    spiked = (v_new > c[14]) * active
-    S[0, i] = spiked * c[15] + (1.0 - spiked) * v_new
+    v_new = where(active, c[13] + x_free, v)
+    w_new = where(active, w_free, w_held)
+    spiked = where(v_new > c[14], active, 0.0)
+    S[0, i] = where(spiked, c[15], v_new)
     S[1, i] = w_new + spiked * c[17]
     S[2, i] = i_e * c[11]
     S[3, i] = i_i * c[12]
-    S[4, i] = spiked * c[16] + (1.0 - spiked) * refr
+    S[4, i] = where(spiked, c[16], refr)
     return spiked
 
 

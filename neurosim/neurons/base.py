@@ -7,8 +7,11 @@ step.  The step function is written once and used by every backend:
 * the NumPy reference calls it with ``i`` a slice, so each ``S[row, i]`` is an
   array of neurons;
 * the Numba backend calls it inside a compiled loop with ``i`` an integer;
-* it uses only arithmetic, comparisons and :func:`neurosim.neurons.mathfn.exp`,
-  and expresses branches as exact 0/1 blends (``m * a + (1.0 - m) * b``).
+* the GPU backend translates it into a CUDA ``__device__`` function
+  (:mod:`neurosim.engine.cuda_codegen`);
+* so it uses only arithmetic, comparisons and the functions of
+  :mod:`neurosim.neurons.mathfn` (``exp``, and ``where(cond, a, b)`` for every
+  branch: one select per neuron in compiled loops, exact in every backend).
 
 Signature: ``step(S, i, c, i_ext) -> spiked`` where ``S`` is the state matrix
 (rows are the model's ``state_vars`` in order, columns are neurons), ``c`` the

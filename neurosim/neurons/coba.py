@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from .base import NeuronModel, check_finite, check_positive, refractory_steps, neuron_model
-from .mathfn import exp
+from .mathfn import exp, where
 
 
 def coba_step(S, i, c, i_ext):
@@ -25,18 +25,18 @@ def coba_step(S, i, c, i_ext):
     g_e = S[1, i]
     g_i = S[2, i]
     refr = S[3, i]
-    refr = (refr - 1.0) * (refr > 0.5)
-    active = (refr < 0.5) * 1.0
+    refr = where(refr > 0.5, refr - 1.0, 0.0)
+    active = refr < 0.5
     g_tot = c[1] + g_e + g_i
     drive = c[1] * c[3] + g_e * c[4] + g_i * c[5] + 1000.0 * (c[11] + i_ext)
     v_inf = drive / g_tot
     v_free = v_inf + (v - v_inf) * exp(-g_tot * c[0] / c[2])
-    v_new = active * v_free + (1.0 - active) * v
-    spiked = (v_new > c[8]) * active
-    S[0, i] = spiked * c[9] + (1.0 - spiked) * v_new
+    v_new = where(active, v_free, v)
+    spiked = where(v_new > c[8], active, 0.0)
+    S[0, i] = where(spiked, c[9], v_new)
     S[1, i] = g_e * c[6]
     S[2, i] = g_i * c[7]
-    S[3, i] = spiked * c[10] + (1.0 - spiked) * refr
+    S[3, i] = where(spiked, c[10], refr)
     return spiked
 
 

@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from .base import NeuronModel, check_finite, check_positive, neuron_model
+from .mathfn import where
 
 
 def izhikevich_step(S, i, c, i_ext):
@@ -21,8 +22,8 @@ def izhikevich_step(S, i, c, i_ext):
     current = i_e + i_i + c[8] + i_ext
     v_new = v + c[0] * (0.04 * v * v + 5.0 * v + 140.0 - u + current)
     u_new = u + c[0] * c[1] * (c[2] * v - u)
-    spiked = (v_new >= c[5]) * 1.0
-    S[0, i] = spiked * c[3] + (1.0 - spiked) * v_new
+    spiked = where(v_new >= c[5], 1.0, 0.0)
+    S[0, i] = where(spiked, c[3], v_new)
     S[1, i] = u_new + spiked * c[4]
     S[2, i] = i_e * c[6]
     S[3, i] = i_i * c[7]

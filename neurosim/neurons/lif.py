@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from .base import NeuronModel, check_finite, check_positive, refractory_steps, neuron_model
+from .mathfn import where
 
 
 def lif_step(S, i, c, i_ext):
@@ -19,16 +20,16 @@ def lif_step(S, i, c, i_ext):
     i_e = S[1, i]
     i_i = S[2, i]
     refr = S[3, i]
-    refr = (refr - 1.0) * (refr > 0.5)
-    active = (refr < 0.5) * 1.0
+    refr = where(refr > 0.5, refr - 1.0, 0.0)
+    active = refr < 0.5
     v_inf = c[5] + c[9] + i_ext
     v_free = v_inf + (v - v_inf) * c[0] + i_e * c[3] + i_i * c[4]
-    v_new = active * v_free + (1.0 - active) * v
-    spiked = (v_new > c[6]) * active
-    S[0, i] = spiked * c[7] + (1.0 - spiked) * v_new
+    v_new = where(active, v_free, v)
+    spiked = where(v_new > c[6], active, 0.0)
+    S[0, i] = where(spiked, c[7], v_new)
     S[1, i] = i_e * c[1]
     S[2, i] = i_i * c[2]
-    S[3, i] = spiked * c[8] + (1.0 - spiked) * refr
+    S[3, i] = where(spiked, c[8], refr)
     return spiked
 
 
