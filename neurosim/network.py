@@ -489,14 +489,14 @@ class Network:
 
     # -------------------------------------------------------------------- run
     def _choose_backend(self, backend: str) -> str:
-        from .hardware.targets import list_targets
-        if backend in list_targets():
-            return backend
         if backend == "auto":
             if not all(numba_backend.kind_of(p.model) >= 0 for p in self.populations):
                 return "numpy"
             return "cupy" if cupy_backend.gpu_available() else "numba"
         if backend not in BACKENDS:
+            from .hardware.targets import list_targets   # imported on demand: the hardware package is large
+            if backend in list_targets():
+                return backend
             raise ValueError(f"backend must be 'auto', one of {', '.join(BACKENDS)} or a hardware target "
                              f"({', '.join(list_targets())}), got {backend!r}")
         if backend == "cupy":

@@ -18,7 +18,9 @@ from the CPU backends, and their bound, are in docs/gpu.md.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
+import sys
 from typing import Callable, Iterator
 
 import numpy as np
@@ -34,13 +36,22 @@ NVRTC_OPTIONS = ("--std=c++17", "--fmad=false")
 
 _DEVICE = None
 
+#: the NVIDIA driver's library, present wherever a CUDA device can be used
+_DRIVER_LIBRARY = "nvcuda.dll" if sys.platform == "win32" else "libcuda.so.1"
+
 
 @functools.lru_cache(maxsize=None)
 def gpu_available() -> bool:
     """True when CuPy imports and sees at least one CUDA device (any error: False).
 
-    Probed once per process (importing CuPy takes a moment).
+    Probed once per process.  Importing CuPy takes about 0.1 s, so machines
+    without the NVIDIA driver library are told apart first, by trying to
+    load it.
     """
+    try:
+        ctypes.CDLL(_DRIVER_LIBRARY)
+    except OSError:
+        return False
     try:
         import cupy
         return cupy.cuda.runtime.getDeviceCount() > 0
