@@ -150,22 +150,33 @@ def test_time_varying_current_and_rate():
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs Numba with 2 or more threads")
 @pytest.mark.parametrize("model,w_e,w_i", MODELS, ids=lambda m: type(m).__name__ if hasattr(m, "step") else "")
-def test_threaded_neuron_update_gives_the_single_thread_result(model, w_e, w_i):
+def test_threaded_run_gives_the_single_thread_result(model, w_e, w_i, monkeypatch):
     # a population above PARALLEL_MIN_NEURONS (whose size is no multiple of 64) is advanced on
-    # every thread; the spikes and final state must not depend on how many there are
+    # every thread, and the synaptic events are delivered per partition of the neurons (the
+    # boundary falls inside 'big'); with PARALLEL_MIN_EVENTS lowered to 1 every step takes the
+    # parallel path.  Spikes and final state must not depend on the thread count.
     n = numba_backend.PARALLEL_MIN_NEURONS + 1001
     results = []
-    for threads in (1, 2):
+    for threads, min_events in ((1, numba_backend.PARALLEL_MIN_EVENTS), (2, numba_backend.PARALLEL_MIN_EVENTS),
+                                (2, 1)):
+        monkeypatch.setattr(numba_backend, "PARALLEL_MIN_EVENTS", min_events)
         net = ns.Network(dt=0.1)
-        pop = net.add_population("big", n, model, v_init=ns.Uniform(-60.0, -50.0))
-        net.connect(pop, pop, p=5.0 / n, weight=w_e, delay=ns.Uniform(0.0, 2.0))
-        net.add_current(pop, np.linspace(0.0, 2.0 if model.i_ext_unit == "mV" else 0.5, n))
-        spikes = net.monitor_spikes(pop)
+        big = net.add_population("big", n, model, v_init=ns.Uniform(-60.0, -50.0))
+        inh = net.add_population("inh", 500, model, v_init=ns.Uniform(-60.0, -50.0))
+        net.connect(big, big, p=5.0 / n, weight=w_e, delay=ns.Uniform(0.0, 2.0))
+        net.connect(big, inh, p=0.002, weight=w_e)
+        net.connect(inh, big, p=0.01, weight=ns.Uniform(w_i, -w_i), delay=0.5)   # by-sign receptors
+        net.add_poisson_input(big, 5, 10.0, abs(w_e))
+        net.add_current(big, np.linspace(0.0, 2.0 if model.i_ext_unit == "mV" else 0.5, n))
+        spikes = net.monitor_spikes(big)
+        inh_spikes = net.monitor_spikes(inh)
         net.run(20.0, seed=2, backend="numba", progress=False, threads=threads)
-        results.append((spikes.times, spikes.indices, net._compiled.S.copy()))
-    assert results[0][0].size > 100
-    for a, b in zip(*results):
-        np.testing.assert_array_equal(a, b)
+        results.append((spikes.times, spikes.indices, inh_spikes.times, inh_spikes.indices, net._compiled.S.copy(),
+                        net._compiled.buffer.copy()))
+    assert results[0][0].size > 100 and results[0][2].size > 0
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_mathfn_where_selects_exactly_in_numpy_and_numba():

@@ -15,8 +15,11 @@ Where the time goes, and what keeps it low:
 * spikes are collected from a byte mask, eight neurons per 64-bit word, so the
   silent majority costs almost nothing (see :func:`_collect_spikes`);
 * with ``run(threads=n)``, populations of :data:`PARALLEL_MIN_NEURONS` or more
-  are advanced on ``n`` threads (:func:`_advance_parallel`); spike collection
-  and delivery stay on one thread, in order, so results do not change.
+  are advanced on ``n`` threads (:func:`_advance_parallel`), and in networks
+  that large the synaptic events of a busy step are delivered by ``n``
+  threads, each owning a contiguous range of target neurons
+  (:func:`_propagate_parallel`); every target receives its input in the
+  serial order, so results do not change with the thread count.
 """
 from __future__ import annotations
 
@@ -133,17 +136,17 @@ def _collect_spikes(fired, spikes):
 
 
 @njit(cache=True)
-def _deliver(S, S_flat, slot, pend_e, pend_s, n_pending, pop_start, pop_stop, pop_rr):
-    """Add the input that arrived in ring-buffer ``slot`` (flat [2 * n_dyn]) to ``S``, clear it.
+def _deliver(S, S_flat, slot, pend_e, pend_s, n_pending, pop_start, pop_stop, pop_rr, lo, hi):
+    """Add the input that arrived in ring-buffer ``slot`` (flat [2 * n_dyn]) for columns lo..hi-1 to ``S``, clear it.
 
-    When the slot's entry list is valid (``n_pending`` entries: ring index
-    ``pend_e`` and flat index into ``S`` ``pend_s``; it is not when it
-    overflowed or predates this kernel call) only those entries are visited;
-    otherwise the whole slot is streamed.  Only nonzero entries are added, in
-    both cases and in the NumPy reference: adding 0.0 would change nothing but
-    the sign of a -0.0, and skipping it makes the sparse visit (which neither
-    sees untouched entries nor tells listed ones that summed to 0 apart)
-    bit-identical to the dense one.
+    When the slot's entry list for these columns is valid (``n_pending``
+    entries: ring index ``pend_e`` and flat index into ``S`` ``pend_s``; it is
+    not when it overflowed or predates this kernel call) only those entries
+    are visited; otherwise the columns' part of the slot is streamed.  Only
+    nonzero entries are added, in both cases and in the NumPy reference:
+    adding 0.0 would change nothing but the sign of a -0.0, and skipping it
+    makes the sparse visit (which neither sees untouched entries nor tells
+    listed ones that summed to 0 apart) bit-identical to the dense one.
     """
     n_dyn = S.shape[1]
     if n_pending <= pend_e.shape[0]:
@@ -158,7 +161,7 @@ def _deliver(S, S_flat, slot, pend_e, pend_s, n_pending, pop_start, pop_stop, po
         for r in range(2):
             row = pop_rr[p, r]
             off = uint64(r * n_dyn)
-            for i in range(uint64(pop_start[p]), uint64(pop_stop[p])):
+            for i in range(uint64(max(pop_start[p], lo)), uint64(max(min(pop_stop[p], hi), lo))):
                 x = slot[off + i]
                 if x != 0.0:
                     S[row, i] += x
@@ -166,17 +169,20 @@ def _deliver(S, S_flat, slot, pend_e, pend_s, n_pending, pop_start, pop_stop, po
 
 
 @njit(cache=True)
-def _propagate(spikes, shift, indptr, post, weight, delay, rec, mag, uniform, e_off, s_off,
+def _propagate(spikes, shift, indptr, post, weight, delay, rec, mag, uniform, e_off, s_off, lo, width,
                ring, slot_now, pend_e, pend_s, n_pending):
     """Add the synapses of ``spikes`` through one projection (row ``g + shift`` of ``indptr``) to the ring.
 
-    ``e_off``/``s_off`` hold, per receptor, the offset of the post population
-    in a ring-buffer slot and in the flattened ``S``; each event is also
-    appended to its slot's entry list.  The receptor is the projection's, or
-    set by the weight's sign (``rec < 0``; conductances then take ``|w|``).
-    The slot of a delay is found by adding and wrapping once (delays are
-    < D) rather than by a 64-bit modulo; unsigned indices spare Numba's
-    wrap-around checks.  Projections whose weights and delays are all equal
+    Only synapses onto the post neurons ``lo .. lo + width - 1`` (local
+    indices) are taken: the caller's partition of the columns (everything
+    when one thread delivers).  ``e_off``/``s_off`` hold, per receptor, the
+    offset of the post population in a ring-buffer slot and in the flattened
+    ``S``; each event is also appended to its slot's entry list.  The
+    receptor is the projection's, or set by the weight's sign (``rec < 0``;
+    conductances then take ``|w|``).  The slot of a delay is found by adding
+    and wrapping once (delays are < D) rather than by a 64-bit modulo;
+    unsigned indices spare Numba's wrap-around checks and make the partition
+    test one comparison.  Projections whose weights and delays are all equal
     (``uniform`` >= 0 is then their first synapse) take
     :func:`_propagate_uniform`, which reads only the post indices.
     """
@@ -185,11 +191,14 @@ def _propagate(spikes, shift, indptr, post, weight, delay, rec, mag, uniform, e_
     now = uint64(slot_now)
     if uniform >= 0:
         _propagate_uniform(spikes, shift, indptr, post, weight[uniform], delay[uniform], rec, mag, e_off, s_off,
-                           ring, now, pend_e, pend_s, n_pending)
+                           lo, width, ring, now, pend_e, pend_s, n_pending)
         return
     for g in spikes:
         row = g + shift
         for syn in range(uint64(indptr[row]), uint64(indptr[row + 1])):
+            col = uint64(post[syn])
+            if col - lo >= width:
+                continue
             w = weight[syn]
             r = rec
             if r < 0:
@@ -199,7 +208,6 @@ def _propagate(spikes, shift, indptr, post, weight, delay, rec, mag, uniform, e_
             d = now + delay[syn]
             if d >= D:
                 d -= D
-            col = uint64(post[syn])
             e = e_off[r] + col
             ring[d, e] += w
             c = uint64(n_pending[d])
@@ -210,7 +218,7 @@ def _propagate(spikes, shift, indptr, post, weight, delay, rec, mag, uniform, e_
 
 
 @njit(cache=True)
-def _propagate_uniform(spikes, shift, indptr, post, w, delay, rec, mag, e_off, s_off,
+def _propagate_uniform(spikes, shift, indptr, post, w, delay, rec, mag, e_off, s_off, lo, width,
                        ring, now, pend_e, pend_s, n_pending):
     """:func:`_propagate` for a projection whose synapses all have weight ``w`` and ``delay`` steps.
 
@@ -235,6 +243,8 @@ def _propagate_uniform(spikes, shift, indptr, post, w, delay, rec, mag, e_off, s
         row = g + shift
         for syn in range(uint64(indptr[row]), uint64(indptr[row + 1])):
             col = uint64(post[syn])
+            if col - lo >= width:
+                continue
             slot[e0 + col] += w
             if c < cap:
                 pend_e[d, c] = e0 + col
@@ -244,26 +254,69 @@ def _propagate_uniform(spikes, shift, indptr, post, w, delay, rec, mag, e_off, s
 
 
 @njit(cache=True)
+def _propagate_part(part, spikes, seg, node_proj_ptr, node_proj, proj_ptr_offset, node_start, indptr, post, weight,
+                    delay, proj_receptor, proj_magnitude, proj_uniform, e_off, s_off, part_lo, part_width,
+                    ring, slot_now, pend_e, pend_s, n_pending):
+    """The synaptic events of this step's spikes onto the columns of partition ``part``, into its entry lists.
+
+    ``spikes`` are grouped by node (``seg``); projections are taken in node
+    order, so each target receives its events in the same order whatever
+    the partition, and the sums are bit-identical.
+    """
+    for nd in range(seg.shape[0] - 1):
+        if seg[nd] == seg[nd + 1]:
+            continue
+        for qq in range(node_proj_ptr[nd], node_proj_ptr[nd + 1]):
+            q = node_proj[qq]
+            _propagate(spikes[seg[nd]:seg[nd + 1]], proj_ptr_offset[q] - node_start[nd], indptr, post, weight,
+                       delay, proj_receptor[q], proj_magnitude[q], proj_uniform[q], e_off[q], s_off[q],
+                       part_lo[part, q], part_width[part, q], ring, slot_now, pend_e[part], pend_s[part],
+                       n_pending[part])
+
+
+#: steps with at least this many synaptic events deliver them on all partitions' threads at once
+PARALLEL_MIN_EVENTS = 4096
+
+
+@njit(cache=True, parallel=True)
+def _propagate_parallel(spikes, seg, node_proj_ptr, node_proj, proj_ptr_offset, node_start, indptr, post, weight,
+                        delay, proj_receptor, proj_magnitude, proj_uniform, e_off, s_off, part_lo, part_width,
+                        ring, slot_now, pend_e, pend_s, n_pending):
+    """:func:`_propagate_part` for every partition, one per thread (they write disjoint columns)."""
+    for t in prange(part_lo.shape[0]):
+        _propagate_part(t, spikes, seg, node_proj_ptr, node_proj, proj_ptr_offset, node_start, indptr, post,
+                        weight, delay, proj_receptor, proj_magnitude, proj_uniform, e_off, s_off, part_lo,
+                        part_width, ring, slot_now, pend_e, pend_s, n_pending)
+
+
+@njit(cache=True)
 def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop_rr,
             node_start, node_proj_ptr, node_proj, proj_ptr_offset, proj_post_base, proj_receptor,
             proj_magnitude, proj_uniform, indptr, post, weight, delay, out_degree, node_of,
             src_ptr, src_idx, pin_slot, pin_value, i_ext,
             mon_ptr, mon_row, mon_col, mon_every, state_out, state_off,
-            record_node, spike_step, spike_idx, n_rec, counts, events, spikes, n_threads):
+            record_node, spike_step, spike_idx, n_rec, counts, events, spikes, n_threads, min_events):
     """Run steps k_start ... n-1 of the chunk; return (k reached, spikes recorded).
 
-    Large populations are advanced on ``n_threads`` threads
-    (:func:`_advance_parallel`); everything else runs on one, in order.
+    With ``n_threads`` > 1, large populations are advanced on that many
+    threads (:func:`_advance_parallel`), and in networks of
+    :data:`PARALLEL_MIN_NEURONS` or more the columns (neurons) are split into
+    ``n_threads`` contiguous partitions, each with its own ring-buffer entry
+    lists: a step's synaptic events are delivered by one thread per
+    partition when there are ``min_events`` (:data:`PARALLEL_MIN_EVENTS`) or more
+    (:func:`_propagate_parallel`).  Each target still receives its events in
+    the serial order, so the results do not depend on the thread count.
 
     Stops early (k < n) when the spike record might overflow at the next step.
 
     Ring-buffer slots are addressed as flat rows of ``2 * n_dyn`` entries
     (receptor * n_dyn + column, the layout of ``pin_slot``), and the slot of a
     delay is found by adding and wrapping once (delays are < D) rather than
-    by a 64-bit modulo per synaptic event.  Each slot has a list of the
-    entries written to it (for :func:`_deliver`), capped at ``n_dyn / 8``:
-    beyond that, streaming the slot is cheaper.  Lists start invalid (the
-    buffer may hold input from an earlier call or from the other backend).
+    by a 64-bit modulo per synaptic event.  Each slot has, per partition, a
+    list of the entries written to it (for :func:`_deliver`), capped at an
+    eighth of the partition's columns: beyond that, streaming is cheaper.
+    Lists start invalid (the buffer may hold input from an earlier call or
+    from the other backend).
     """
     D = buf.shape[0]
     n_dyn = S.shape[1]
@@ -278,14 +331,32 @@ def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop
         for r in range(2):
             e_off[q, r] = r * n_dyn + base
             s_off[q, r] = pop_rr[node_of[base], r] * n_dyn + base
+    # partition t owns columns bounds[t] .. bounds[t+1]-1; per projection, the local range of its post neurons
+    T = n_threads if n_dyn >= PARALLEL_MIN_NEURONS else 1
+    bounds = np.empty(T + 1, dtype=np.int64)
+    for part in range(T + 1):
+        bounds[part] = n_dyn * part // T
+    part_lo = np.zeros((T, proj_post_base.shape[0]), dtype=np.uint64)
+    part_width = np.zeros((T, proj_post_base.shape[0]), dtype=np.uint64)
+    for q in range(proj_post_base.shape[0]):
+        base = proj_post_base[q]
+        top = node_start[node_of[base] + 1]
+        for part in range(T):
+            lo, hi = max(bounds[part], base), min(bounds[part + 1], top)
+            if hi > lo:
+                part_lo[part, q] = lo - base
+                part_width[part, q] = hi - lo
     pin_s = np.empty(pin_slot.shape[0], dtype=np.int64)
+    pin_part = np.zeros(pin_slot.shape[0], dtype=np.int64)
     for m in range(pin_slot.shape[0]):
         r, col = pin_slot[m] // n_dyn, pin_slot[m] % n_dyn
         pin_s[m] = pop_rr[node_of[col], r] * n_dyn + col
-    cap = max(n_dyn // 8, 16)
-    pend_e = np.empty((D, cap), dtype=np.int64)
-    pend_s = np.empty((D, cap), dtype=np.int64)
-    n_pending = np.full(D, cap + 1, dtype=np.int64)
+        while col >= bounds[pin_part[m] + 1]:
+            pin_part[m] += 1
+    cap = max(n_dyn // T // 8, 16)
+    pend_e = np.empty((T, D, cap), dtype=np.int64)
+    pend_s = np.empty((T, D, cap), dtype=np.int64)
+    n_pending = np.full((T, D), cap + 1, dtype=np.int64)
     seg = np.zeros(n_nodes + 1, dtype=np.int64)
     fired = np.zeros((n_dyn + 7) // 8 * 8, dtype=np.uint8)
     slot_now = (t0 + k_start) % D
@@ -294,8 +365,10 @@ def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop
             return k, n_rec
         t = t0 + k
         prev = slot_now - 1 if slot_now > 0 else D - 1
-        _deliver(S, S_flat, ring[prev], pend_e[prev], pend_s[prev], n_pending[prev], pop_start, pop_stop, pop_rr)
-        n_pending[prev] = 0
+        for part in range(T):
+            _deliver(S, S_flat, ring[prev], pend_e[part, prev], pend_s[part, prev], n_pending[part, prev], pop_start,
+                     pop_stop, pop_rr, bounds[part], bounds[part + 1])
+            n_pending[part, prev] = 0
         for m in range(mon_every.shape[0]):
             ev = mon_every[m]
             if t % ev == 0:
@@ -332,24 +405,26 @@ def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop
         events[k] = ev_count
         for nd in range(n_nodes):
             seg[nd + 1] += seg[nd]
-        for nd in range(n_nodes):
-            if seg[nd] == seg[nd + 1]:
-                continue
-            for qq in range(node_proj_ptr[nd], node_proj_ptr[nd + 1]):
-                q = node_proj[qq]
-                _propagate(spikes[seg[nd]:seg[nd + 1]], proj_ptr_offset[q] - node_start[nd], indptr, post, weight,
-                           delay, proj_receptor[q], proj_magnitude[q], proj_uniform[q], e_off[q], s_off[q], ring, slot_now,
-                           pend_e, pend_s, n_pending)
+        if T > 1 and ev_count >= min_events:
+            _propagate_parallel(spikes, seg, node_proj_ptr, node_proj, proj_ptr_offset, node_start, indptr, post,
+                                weight, delay, proj_receptor, proj_magnitude, proj_uniform, e_off, s_off, part_lo,
+                                part_width, ring, slot_now, pend_e, pend_s, n_pending)
+        else:
+            for part in range(T):
+                _propagate_part(part, spikes, seg, node_proj_ptr, node_proj, proj_ptr_offset, node_start, indptr,
+                                post, weight, delay, proj_receptor, proj_magnitude, proj_uniform, e_off, s_off,
+                                part_lo, part_width, ring, slot_now, pend_e, pend_s, n_pending)
         for m in range(pin_slot.shape[0]):
             x = pin_value[k, m]
             if x != 0.0:
                 e = pin_slot[m]
                 ring[slot_now, e] += x
-                c = n_pending[slot_now]
+                part = pin_part[m]
+                c = n_pending[part, slot_now]
                 if c < cap:
-                    pend_e[slot_now, c] = e
-                    pend_s[slot_now, c] = pin_s[m]
-                n_pending[slot_now] = c + 1
+                    pend_e[part, slot_now, c] = e
+                    pend_s[part, slot_now, c] = pin_s[m]
+                n_pending[part, slot_now] = c + 1
         slot_now = slot_now + 1 if slot_now + 1 < D else 0
     return n, n_rec
 
@@ -367,7 +442,7 @@ def run_chunk(cn: CompiledNetwork, stim: StimulusChunk, plan: StateRecordPlan,
             cn.delay, cn.out_degree, cn.node_of, stim.src_ptr, stim.src_idx, stim.pin_slot,
             stim.pin_value, stim.i_ext, plan.ptr, plan.row, plan.col, plan.every, out.state,
             out.state_offset, record_node, out.spike_step, out.spike_idx, out.n_spikes,
-            out.counts, out.events, spikes, get_num_threads())
+            out.counts, out.events, spikes, get_num_threads(), PARALLEL_MIN_EVENTS)
         if k == stim.n:
             return
         out.grow()
