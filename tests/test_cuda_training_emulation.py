@@ -21,7 +21,8 @@ from neurosim.train.autograd import lif_scan, lif_scan_reference
 from neurosim.train.delays import DelayProjection, delay_conv, dense_reference
 from neurosim.train.surrogate import SURROGATES, Surrogate
 
-from test_train_layers import F64, _delay_case, _run_scan, _scan_inputs, _value_and_grads, close, gen
+from test_train_layers import (F64, _delay_case, _run_scan, _scan_inputs, _value_and_grads,
+                               assert_partial_grads_match_reference, close, gen)
 
 REPO = Path(__file__).resolve().parents[1]
 SLOPES = {"atan": 2.0, "fast_sigmoid": 5.0, "triangle": 1.0}
@@ -101,19 +102,10 @@ def test_lif_kernel_matches_reference_and_numba(kernels, name, subtract, detach,
 @needs_gxx
 def test_lif_kernel_partial_grads_and_odd_sizes(kernels):
     # batch * n = 3 * 37 = 111 threads: four blocks of 32, the last one partly idle
-    sg = Surrogate("atan", 2.0)
     args = _scan_inputs(F64, t=9, b=3, n=37, seed=5)
-    for need in [(True, True, True, True), (True, False, False, False), (False, True, False, True),
-                 (False, False, True, False)]:
-        s1, v1, g1, _ = _run_scan(_kernel_scan(kernels), *args, True, False, sg, need)
-        s2, v2, g2, _ = _run_scan(lif_scan_reference, *args, True, False, sg, need)
-        assert torch.equal(s1, s2)
-        close(v1, v2)
-        for a, b, r in zip(g1, g2, need):
-            if r:
-                close(a, b)
-            else:
-                assert a is None and b is None
+    assert_partial_grads_match_reference(_kernel_scan(kernels), args, Surrogate("atan", 2.0),
+                                         [(True, True, True, True), (True, False, False, False),
+                                          (False, True, False, True), (False, False, True, False)])
 
 
 @needs_gxx

@@ -191,12 +191,10 @@ def test_fused_scan_matches_reference(name, subtract, detach, dtype):
         close(a, b, rtol, atol * max(1.0, b.abs().max().item()), f"grad {label}")
 
 
-def test_fused_scan_many_neurons_crosses_chunks_and_partial_grads():
-    # B * n = 3 * 211 = 633 > 512 (one kernel chunk) and 211 does not divide 512
-    sg = Surrogate("atan", 2.0)
-    args = _scan_inputs(F64, t=12, b=3, n=211, seed=5)
-    for need in [(True, True, True, True), (True, False, False, False), (False, True, False, True)]:
-        s1, v1, g1, _ = _run_scan(lif_scan, *args, True, False, sg, need)
+def assert_partial_grads_match_reference(scan, args, sg, needs):
+    """``scan`` against :func:`lif_scan_reference` when only some inputs need a gradient (subtractive reset)."""
+    for need in needs:
+        s1, v1, g1, _ = _run_scan(scan, *args, True, False, sg, need)
         s2, v2, g2, _ = _run_scan(lif_scan_reference, *args, True, False, sg, need)
         assert torch.equal(s1, s2)
         close(v1, v2)
@@ -205,6 +203,14 @@ def test_fused_scan_many_neurons_crosses_chunks_and_partial_grads():
                 close(a, b)
             else:
                 assert a is None and b is None
+
+
+def test_fused_scan_many_neurons_crosses_chunks_and_partial_grads():
+    # B * n = 3 * 211 = 633 > 512 (one kernel chunk) and 211 does not divide 512
+    args = _scan_inputs(F64, t=12, b=3, n=211, seed=5)
+    assert_partial_grads_match_reference(lif_scan, args, Surrogate("atan", 2.0),
+                                         [(True, True, True, True), (True, False, False, False),
+                                          (False, True, False, True)])
 
 
 def _hand_scan(subtract, detach, v0):
