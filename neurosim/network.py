@@ -516,11 +516,12 @@ class Network:
         from the current state (a new ``seed`` re-seeds only the input).
         Same seed, same result, whatever the backend.  ``progress`` shows a
         progress bar for runs that take longer than a second.  ``threads``
-        (Numba backend): in networks of at least
-        ``numba_backend.PARALLEL_MIN_NEURONS`` neurons, large populations are
-        advanced and busy steps' synaptic events delivered on that many
-        threads, with identical results; it pays on large networks on
-        otherwise idle cores (``docs/benchmarks.md``) and costs on busy ones.
+        (Numba backend): networks of at least
+        ``numba_backend.PARALLEL_MIN_NEURONS`` neurons are split into that
+        many ranges of neurons, one per thread (neuron update, synaptic
+        events of busy steps, arriving input), with identical results; it
+        pays on large networks on otherwise idle cores
+        (``docs/benchmarks.md``) and costs on busy ones.
         """
         if not isinstance(duration, (int, float, np.number)) or not np.isfinite(duration) or duration < 0:
             raise ValueError(f"duration must be a non-negative number of ms, got {duration!r}")

@@ -14,12 +14,13 @@ Where the time goes, and what keeps it low:
   received input instead of streaming the whole buffer (see :func:`_deliver`);
 * spikes are collected from a byte mask, eight neurons per 64-bit word, so the
   silent majority costs almost nothing (see :func:`_collect_spikes`);
-* with ``run(threads=n)``, populations of :data:`PARALLEL_MIN_NEURONS` or more
-  are advanced on ``n`` threads (:func:`_advance_parallel`), and in networks
-  that large the synaptic events of a busy step are delivered by ``n``
-  threads, each owning a contiguous range of target neurons
-  (:func:`_propagate_parallel`); every target receives its input in the
-  serial order, so results do not change with the thread count.
+* with ``run(threads=n)``, networks of :data:`PARALLEL_MIN_NEURONS` neurons or
+  more are split into ``n`` contiguous ranges of neurons, one per thread:
+  each thread advances its neurons (:func:`_advance_parallel`), and on busy
+  steps delivers the synaptic events onto them (:func:`_propagate_parallel`)
+  and adds the input that arrived (:func:`_deliver_parallel`); every target
+  receives its input in the serial order, so results do not change with the
+  thread count.  Spike collection, monitors and recording stay serial.
 """
 from __future__ import annotations
 
@@ -95,25 +96,25 @@ def _advance_population(kind, S, start, stop, c, i_ext, fired):
             fired[i] = _izhikevich(S, i, c, i_ext[i])
 
 
-#: populations at least this large are advanced by all of Numba's threads, in
-#: 64-neuron-aligned parts (below it, starting the threads costs more than it saves)
+#: networks at least this large (in neurons) are split into one partition per thread with
+#: ``run(threads=n)``, n > 1 (below it, starting the threads costs more than it saves)
 PARALLEL_MIN_NEURONS = 32768
 
 
 @njit(cache=True, parallel=True)
-def _advance_parallel(kind, S, start, stop, c, i_ext, fired, n_parts):
-    """:func:`_advance_population` over ``n_parts`` contiguous parts on Numba's threads.
+def _advance_parallel(pop_kind, S, pop_start, pop_stop, pop_coef, i_ext, fired, bounds):
+    """Every population, by partition of the columns (``bounds``), one partition per thread.
 
     Neurons are independent within a step, so the result is identical to one
-    thread's.  Part boundaries are multiples of 64 neurons from ``start``
-    (whole cache lines of every state row and of ``fired``), and each part
-    keeps the serial, vectorised loop.
+    thread's.  Interior bounds are multiples of 64 neurons (whole cache lines
+    of every state row and of ``fired``), and each part keeps the serial,
+    vectorised loop of :func:`_advance_population`.
     """
-    blocks = (stop - start + 63) // 64
-    for j in prange(n_parts):
-        lo = min(start + (blocks * j // n_parts) * 64, stop)
-        hi = min(start + (blocks * (j + 1) // n_parts) * 64, stop)
-        _advance_population(kind, S, lo, hi, c, i_ext, fired)
+    for part in prange(bounds.shape[0] - 1):
+        for p in range(pop_kind.shape[0]):
+            lo, hi = max(pop_start[p], bounds[part]), min(pop_stop[p], bounds[part + 1])
+            if hi > lo:
+                _advance_population(pop_kind[p], S, lo, hi, pop_coef[p], i_ext, fired)
 
 
 @njit(cache=True)
@@ -274,8 +275,16 @@ def _propagate_part(part, spikes, seg, node_proj_ptr, node_proj, proj_ptr_offset
                        n_pending[part])
 
 
-#: steps with at least this many synaptic events deliver them on all partitions' threads at once
+#: steps with at least this many synaptic events (or arrived inputs) handle them on all partitions' threads at once
 PARALLEL_MIN_EVENTS = 4096
+
+
+@njit(cache=True, parallel=True)
+def _deliver_parallel(S, S_flat, slot, pend_e, pend_s, n_pending, pop_start, pop_stop, pop_rr, bounds):
+    """:func:`_deliver` for every partition of the columns (``bounds``), one per thread."""
+    for part in prange(bounds.shape[0] - 1):
+        _deliver(S, S_flat, slot, pend_e[part], pend_s[part], n_pending[part], pop_start, pop_stop, pop_rr,
+                 bounds[part], bounds[part + 1])
 
 
 @njit(cache=True, parallel=True)
@@ -298,14 +307,15 @@ def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop
             record_node, spike_step, spike_idx, n_rec, counts, events, spikes, n_threads, min_events):
     """Run steps k_start ... n-1 of the chunk; return (k reached, spikes recorded).
 
-    With ``n_threads`` > 1, large populations are advanced on that many
-    threads (:func:`_advance_parallel`), and in networks of
-    :data:`PARALLEL_MIN_NEURONS` or more the columns (neurons) are split into
-    ``n_threads`` contiguous partitions, each with its own ring-buffer entry
-    lists: a step's synaptic events are delivered by one thread per
-    partition when there are ``min_events`` (:data:`PARALLEL_MIN_EVENTS`) or more
-    (:func:`_propagate_parallel`).  Each target still receives its events in
-    the serial order, so the results do not depend on the thread count.
+    With ``n_threads`` > 1, in networks of :data:`PARALLEL_MIN_NEURONS` or
+    more, the columns (neurons) are split into ``n_threads`` contiguous
+    partitions, each with its own ring-buffer entry lists.  Each thread
+    advances its partition's neurons; a step's synaptic events, and the
+    input arriving at its start, are handled by one thread per partition
+    when there are ``min_events`` (:data:`PARALLEL_MIN_EVENTS`) or more, and
+    partition after partition otherwise.  Each target still receives its
+    events in the serial order, so the results do not depend on the thread
+    count.
 
     Stops early (k < n) when the spike record might overflow at the next step.
 
@@ -334,8 +344,9 @@ def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop
     # partition t owns columns bounds[t] .. bounds[t+1]-1; per projection, the local range of its post neurons
     T = n_threads if n_dyn >= PARALLEL_MIN_NEURONS else 1
     bounds = np.empty(T + 1, dtype=np.int64)
-    for part in range(T + 1):
-        bounds[part] = n_dyn * part // T
+    for part in range(T):
+        bounds[part] = (n_dyn * part // T) // 64 * 64
+    bounds[T] = n_dyn
     part_lo = np.zeros((T, proj_post_base.shape[0]), dtype=np.uint64)
     part_width = np.zeros((T, proj_post_base.shape[0]), dtype=np.uint64)
     for q in range(proj_post_base.shape[0]):
@@ -365,10 +376,17 @@ def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop
             return k, n_rec
         t = t0 + k
         prev = slot_now - 1 if slot_now > 0 else D - 1
+        arrived = 0
         for part in range(T):
-            _deliver(S, S_flat, ring[prev], pend_e[part, prev], pend_s[part, prev], n_pending[part, prev], pop_start,
-                     pop_stop, pop_rr, bounds[part], bounds[part + 1])
-            n_pending[part, prev] = 0
+            arrived += n_pending[part, prev]
+        if T > 1 and arrived >= min_events:
+            _deliver_parallel(S, S_flat, ring[prev], pend_e[:, prev], pend_s[:, prev], n_pending[:, prev], pop_start,
+                              pop_stop, pop_rr, bounds)
+        else:
+            for part in range(T):
+                _deliver(S, S_flat, ring[prev], pend_e[part, prev], pend_s[part, prev], n_pending[part, prev],
+                         pop_start, pop_stop, pop_rr, bounds[part], bounds[part + 1])
+        n_pending[:, prev] = 0
         for m in range(mon_every.shape[0]):
             ev = mon_every[m]
             if t % ev == 0:
@@ -379,11 +397,10 @@ def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop
                 for q in range(w):
                     state_out[base + q] = S[mon_row[mon_ptr[m] + q], mon_col[mon_ptr[m] + q]]
         row = k if i_ext.shape[0] > 1 else 0
-        for p in range(pop_kind.shape[0]):
-            if n_threads > 1 and pop_stop[p] - pop_start[p] >= PARALLEL_MIN_NEURONS:
-                _advance_parallel(pop_kind[p], S, pop_start[p], pop_stop[p], pop_coef[p], i_ext[row], fired,
-                                  n_threads)
-            else:
+        if T > 1:
+            _advance_parallel(pop_kind, S, pop_start, pop_stop, pop_coef, i_ext[row], fired, bounds)
+        else:
+            for p in range(pop_kind.shape[0]):
                 _advance_population(pop_kind[p], S, pop_start[p], pop_stop[p], pop_coef[p], i_ext[row], fired)
         ns = _collect_spikes(fired, spikes)
         for j in range(src_ptr[k], src_ptr[k + 1]):
