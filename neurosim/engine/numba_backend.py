@@ -170,6 +170,20 @@ def _deliver(S, S_flat, slot, pend_e, pend_s, n_pending, pop_start, pop_stop, po
 
 
 @njit(cache=True)
+def _receptor_and_weight(rec, mag, w):
+    """The receptor row (0 excitatory, 1 inhibitory) a synapse of weight ``w`` adds to, and what it adds.
+
+    ``rec`` >= 0 is the projection's receptor; ``rec`` < 0 means by the
+    weight's sign, and then conductance models (``mag``) add ``|w|``.
+    """
+    if rec >= 0:
+        return rec, w
+    if w < 0:
+        return 1, -w if mag else w
+    return 0, w
+
+
+@njit(cache=True)
 def _propagate(spikes, shift, indptr, post, weight, delay, rec, mag, uniform, e_off, s_off, lo, width,
                ring, slot_now, pend_e, pend_s, n_pending):
     """Add the synapses of ``spikes`` through one projection (row ``g + shift`` of ``indptr``) to the ring.
@@ -200,12 +214,7 @@ def _propagate(spikes, shift, indptr, post, weight, delay, rec, mag, uniform, e_
             col = uint64(post[syn])
             if col - lo >= width:
                 continue
-            w = weight[syn]
-            r = rec
-            if r < 0:
-                r = 1 if w < 0 else 0
-                if mag and w < 0:
-                    w = -w
+            r, w = _receptor_and_weight(rec, mag, weight[syn])
             d = now + delay[syn]
             if d >= D:
                 d -= D
@@ -227,11 +236,7 @@ def _propagate_uniform(spikes, shift, indptr, post, w, delay, rec, mag, e_off, s
     reads only its post index (4 bytes instead of 14): at large sizes the
     synapse arrays come from main memory and this is what delivery costs.
     """
-    r = rec
-    if r < 0:
-        r = 1 if w < 0 else 0
-        if mag and w < 0:
-            w = -w
+    r, w = _receptor_and_weight(rec, mag, w)
     d = now + delay
     if d >= uint64(ring.shape[0]):
         d -= uint64(ring.shape[0])
