@@ -77,6 +77,8 @@ def realize(spec: ValueSpec, size: int, rng: np.random.Generator, what: str) -> 
     """Turn a scalar, array or distribution into a float64 array of ``size`` values.
 
     ``what`` names the quantity in error messages (e.g. "weight of exc->inh").
+    A scalar gives a read-only broadcast view (no memory per value: the
+    network copies values into its own arrays).
     """
     if isinstance(spec, Distribution):
         values = np.asarray(spec.sample(rng, size), dtype=np.float64)
@@ -88,8 +90,10 @@ def realize(spec: ValueSpec, size: int, rng: np.random.Generator, what: str) -> 
                 f"{what} must be a number, an array or a neurosim distribution, got {type(spec).__name__}"
             ) from None
         if values.ndim == 0:
-            values = np.full(size, float(values))
-        elif values.shape != (size,):
+            if not np.isfinite(values):
+                raise ValueError(f"{what} must be finite, got {float(values)}")
+            return np.broadcast_to(values, (size,))
+        if values.shape != (size,):
             raise ValueError(f"{what} has shape {values.shape}; expected a scalar or shape ({size},)")
     if not np.all(np.isfinite(values)):
         bad = int(np.flatnonzero(~np.isfinite(values))[0])

@@ -373,7 +373,7 @@ class Network:
             raise ValueError(f"{what} of {hi} ms is {round(hi / self.dt)} steps, beyond the delay "
                              f"buffer's limit of {MAX_DELAY_STEPS} steps; use a larger dt or shorter delays")
         if lo == hi:
-            return np.full(delay.shape, round(lo / self.dt), dtype=np.uint16)
+            return np.broadcast_to(np.uint16(round(lo / self.dt)), delay.shape)
         return np.rint(delay / self.dt).astype(np.uint16)
 
     # --------------------------------------------------------------- monitors

@@ -34,6 +34,18 @@ def test_nan_weight(net):
         net.build(seed=0)
 
 
+def test_infinite_scalar_weight_and_initial_state():
+    net = ns.Network(dt=0.1)
+    a = net.add_population("a", 5, ns.LIF())
+    net.connect(a, a, p=0.5, weight=float("inf"))
+    with pytest.raises(ValueError, match=r"weight of 'a->a' must be finite, got inf"):
+        net.build(seed=0)
+    net = ns.Network(dt=0.1)
+    net.add_population("a", 5, ns.LIF(), v_init=float("-inf"))
+    with pytest.raises(ValueError, match=r"initial v of 'a' must be finite, got -inf"):
+        net.build(seed=0)
+
+
 def test_negative_conductance_with_explicit_receptor(net):
     a = net.add_population("a", 5, ns.ConductanceLIF())
     with pytest.raises(ValueError, match=r"conductances and must be >= 0 when receptor='exc'"):
