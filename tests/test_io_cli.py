@@ -83,6 +83,13 @@ def test_cli_reports_bad_override(capsys):
     assert "unknown parameter(s) size" in capsys.readouterr().err
 
 
+def test_cli_run_passes_threads_through(capsys):
+    code = cli.main(["run", str(ROOT / "models" / "cuba.py"), "--duration", "1", "--set", "n=1000",
+                     "--threads", "0", "--no-progress"])
+    assert code == 2
+    assert "threads must be an integer in [1," in capsys.readouterr().err
+
+
 def test_console_script_entry_point():
     out = subprocess.run([sys.executable, "-m", "neurosim.cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "run" in out.stdout
