@@ -297,8 +297,8 @@ def _propagate_parallel(spikes, seg, node_proj_ptr, node_proj, proj_ptr_offset, 
                         delay, proj_receptor, proj_magnitude, proj_uniform, e_off, s_off, part_lo, part_width,
                         ring, slot_now, pend_e, pend_s, n_pending):
     """:func:`_propagate_part` for every partition, one per thread (they write disjoint columns)."""
-    for t in prange(part_lo.shape[0]):
-        _propagate_part(t, spikes, seg, node_proj_ptr, node_proj, proj_ptr_offset, node_start, indptr, post,
+    for part in prange(part_lo.shape[0]):
+        _propagate_part(part, spikes, seg, node_proj_ptr, node_proj, proj_ptr_offset, node_start, indptr, post,
                         weight, delay, proj_receptor, proj_magnitude, proj_uniform, e_off, s_off, part_lo,
                         part_width, ring, slot_now, pend_e, pend_s, n_pending)
 
@@ -346,7 +346,8 @@ def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop
         for r in range(2):
             e_off[q, r] = r * n_dyn + base
             s_off[q, r] = pop_rr[node_of[base], r] * n_dyn + base
-    # partition t owns columns bounds[t] .. bounds[t+1]-1; per projection, the local range of its post neurons
+    # partition `part` owns columns bounds[part] .. bounds[part+1]-1; per projection, the local range of its
+    # post neurons
     T = n_threads if n_dyn >= PARALLEL_MIN_NEURONS else 1
     bounds = np.empty(T + 1, dtype=np.int64)
     for part in range(T):
