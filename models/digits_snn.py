@@ -1,8 +1,9 @@
 """Spiking classifier of scikit-learn's 8x8 digits (1,797 images), with its ANN twin.
 
 Pixels -> Poisson spike trains (rate proportional to intensity, 1 ms steps)
--> one hidden layer of LIF neurons -> 10 leaky read-out neurons.  Splits are
-stratified: 20 % test, 10 % validation.
+-> one hidden layer of LIF neurons -> 10 leaky read-out neurons, trained with
+the cross-entropy of the time-averaged read-out (``loss="mean_membrane"``).
+Splits are stratified: 20 % test, 10 % validation.
 
 Train:    neurosim train models/digits_snn.py
 Compare:  neurosim compare models/digits_snn.py     (SNN, dynamic-confidence exits, ANN)
@@ -18,6 +19,7 @@ PARAMS = dict(
     hidden=(256,),
     tau_m_ms=20.0,
     dropout=0.1,
+    loss="mean_membrane",  # cross-entropy of the time-averaged read-out; "summed_softmax" is DCLS-Delays' loss
     epochs=10,             # over train_draws x the training images
     ann_epochs=40,         # the ANN twin's epochs (one copy of each image): the same number of updates
     batch_size=64,
@@ -41,7 +43,7 @@ def image_script(task: str, n_pixels: int):
 
     def build_model(p: dict) -> DelaySNN:
         return DelaySNN(n_pixels, p["hidden"], 10, delays="none", tau_m=p["tau_m_ms"], dt=p["dt_ms"],
-                        dropout=p["dropout"], seed=p["seed"])
+                        dropout=p["dropout"], loss=p["loss"], seed=p["seed"])
 
     return load_data, build_model
 

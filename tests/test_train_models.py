@@ -15,7 +15,8 @@ from neurosim.cli import main
 from neurosim.data import latency_encode, load_digits_images, write_shd
 from neurosim.train.commands import load_checkpoint
 from neurosim.train.convert import to_network
-from neurosim.train.models import DelaySNN, anytime_loss, predict, readout_loss, softmax_sum
+from neurosim.train.models import (DelaySNN, anytime_loss, mean_membrane_loss, model_predict, predict,
+                                   readout_loss, softmax_sum)
 from neurosim.train.trainer import TrainConfig, evaluate, fit
 from shared_paths import FSDD_RECORDINGS
 
@@ -61,8 +62,20 @@ def test_anytime_loss_is_the_papers_loss_averaged_over_every_prefix():
     assert torch.equal(net.loss(u, y), anytime_loss(u, y))
     assert torch.equal(DelaySNN(4, [6], 5, beta=0.5).loss(u, y), readout_loss(u, y))
     assert DelaySNN.from_config(net.config).config["loss"] == "anytime"
-    with pytest.raises(ValueError, match="loss must be one of summed_softmax, anytime"):
+    with pytest.raises(ValueError, match="loss must be one of summed_softmax, anytime, mean_membrane"):
         DelaySNN(4, [6], 5, beta=0.5, loss="per_step")
+
+
+def test_mean_membrane_loss_is_cross_entropy_of_the_time_average():
+    u = np.random.default_rng(5).normal(0.0, 3.0, (6, 4, 3))
+    y = np.array([2, 0, 1, 1])
+    mean = u.mean(0)
+    by_hand = np.mean([np.log(np.exp(row).sum()) - row[c] for row, c in zip(mean, y)])
+    ut, yt = torch.from_numpy(u), torch.from_numpy(y)
+    assert mean_membrane_loss(ut, yt).item() == pytest.approx(by_hand, rel=1e-12)
+    net = DelaySNN(4, [6], 3, beta=0.5, loss="mean_membrane")
+    assert torch.equal(net.loss(ut, yt), mean_membrane_loss(ut, yt))
+    assert torch.equal(model_predict(net, ut), predict(ut))      # the decision stays the summed softmax
 
 
 def test_output_length_and_padding_semantics():

@@ -137,8 +137,10 @@ class DelaySNN(_DelayStack):
         memory_saving: recompute each hidden layer in the backward pass
             (activation checkpointing) instead of storing its activations.
         loss: the training loss, a key of :data:`SNN_LOSSES`: ``"summed_softmax"``
-            (the paper's, :func:`readout_loss`) or ``"anytime"``
-            (:func:`anytime_loss`: right early too, for early exits).
+            (the paper's, :func:`readout_loss`), ``"anytime"``
+            (:func:`anytime_loss`: right early too, for early exits) or
+            ``"mean_membrane"`` (:func:`mean_membrane_loss`: cross-entropy of the
+            time-averaged read-out, the better fit on static images).
         seed: seed of the weight and delay initialisation.
 
     The output ``(T', batch, n_out)`` is the read-out membrane at every step;
@@ -239,10 +241,26 @@ def anytime_loss(u: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(running.reshape(n_steps * batch, n_classes), y.repeat(n_steps))
 
 
+def mean_membrane_loss(u: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the read-out membrane averaged over time, ``u.mean(0)`` as the logits.
+
+    The paper's :func:`readout_loss` takes the cross-entropy of a sum of ``T``
+    probabilities, i.e. of logits confined to ``[0, T]``: once a sample is
+    right its loss and gradient all but vanish, while a wrong one costs up to
+    ``T``.  On MNIST-5k that fits the training images only to about 97 % and
+    tests 2-12 points below the ANN; this loss fits them and tests within
+    1 point (``docs/results.md``).  The decision stays :func:`predict`, the
+    summed per-step softmax (on those runs it agrees with the argmax of
+    ``u.mean(0)`` to 0.1 points), so exits read the same evidence whatever
+    the loss.
+    """
+    return F.cross_entropy(u.mean(0), y)
+
+
 def predict(u: torch.Tensor) -> torch.Tensor:
     """Class decision: argmax of the summed per-step softmax."""
     return softmax_sum(u).argmax(-1)
 
 
 #: training losses of a :class:`DelaySNN` by name
-SNN_LOSSES = {"summed_softmax": readout_loss, "anytime": anytime_loss}
+SNN_LOSSES = {"summed_softmax": readout_loss, "anytime": anytime_loss, "mean_membrane": mean_membrane_loss}
