@@ -11,7 +11,10 @@ every run's report.
         python benchmarks/snn_vs_ann.py --tasks digits mnist5k fsdd --seeds 1 2 3 --runs runs/compare
 
 ``fsdd_anytime`` is the FSDD network trained with the anytime loss
-(:func:`neurosim.train.models.anytime_loss`), for earlier exits.
+(:func:`neurosim.train.models.anytime_loss`), for earlier exits;
+``fsdd_anytime_heldout`` the same validated on a held-out training speaker
+(``val_speaker="jackson"``), so that the exit threshold is chosen on a voice
+the network has not heard, as the test speaker's is.
 """
 from __future__ import annotations
 
@@ -27,7 +30,8 @@ from neurosim.infer.compare import compare
 ROOT = Path(__file__).resolve().parents[1]
 #: task name -> (model script, parameter overrides besides the seed)
 TASKS = {"digits": ("digits_snn.py", {}), "mnist5k": ("mnist5k_snn.py", {}), "fsdd": ("fsdd_delays.py", {}),
-         "fsdd_anytime": ("fsdd_delays.py", {"loss": "anytime"})}
+         "fsdd_anytime": ("fsdd_delays.py", {"loss": "anytime"}),
+         "fsdd_anytime_heldout": ("fsdd_delays.py", {"loss": "anytime", "val_speaker": "jackson"})}
 
 
 def _rows(task: str, reports: list[dict]) -> list[str]:

@@ -3,7 +3,9 @@
 Audio -> 64-channel auditory front end (``neurosim.data.FrontEnd``) -> spike
 counts in 10 ms bins (80 steps) -> DelaySNN (2 hidden layers of LIF neurons,
 per-synapse delays up to 240 ms) -> 10 digits.  One speaker is held out for
-testing and never trained on; 10 % of the other recordings validate.
+testing and never trained on; 10 % of the other recordings validate, or,
+with ``val_speaker``, every recording of one more held-out speaker (which
+then tells how a threshold or an epoch chosen there carries to a new voice).
 
 Train:    neurosim train models/fsdd_delays.py --set delays='"random"' seed=1
 Evaluate: neurosim evaluate runs/fsdd_delays/best.pt --data DIR_OF_WAVS
@@ -21,6 +23,7 @@ PARAMS = dict(
     data_dir=os.environ.get("NEUROSIM_FSDD", ""),
     test_speaker="george",
     val_fraction=0.1,
+    val_speaker=None,          # a training speaker to validate on instead (never trained on), e.g. "jackson"
     n_channels=64,
     dt_ms=10.0,
     n_steps=80,
@@ -49,8 +52,16 @@ def load_data(p: dict) -> dict:
     names = list(ds.speaker_names)
     if p["test_speaker"] not in names:
         raise ValueError(f"test_speaker {p['test_speaker']!r} not in the data; speakers: {', '.join(names)}")
-    train, val, test = speaker_split(ds.speakers, [names.index(p["test_speaker"])],
-                                     val_fraction=p["val_fraction"], seed=0)
+    if p["val_speaker"] is None:
+        train, val, test = speaker_split(ds.speakers, [names.index(p["test_speaker"])],
+                                         val_fraction=p["val_fraction"], seed=0)
+    else:
+        if p["val_speaker"] not in names or p["val_speaker"] == p["test_speaker"]:
+            raise ValueError(f"val_speaker {p['val_speaker']!r} must be a speaker other than the test speaker; "
+                             f"speakers: {', '.join(names)}")
+        rest, _, test = speaker_split(ds.speakers, [names.index(p["test_speaker"])], val_fraction=0.0)
+        on_val = ds.speakers[rest] == names.index(p["val_speaker"])
+        train, val = rest[~on_val], rest[on_val]
     if p["max_train"]:
         train = train[:: max(1, len(train) // int(p["max_train"]))][: int(p["max_train"])]
     x, y = spec.bin(ds)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import shutil
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,12 +14,15 @@ from scipy.io import wavfile
 
 from neurosim.cli import main
 from neurosim.data import latency_encode, load_digits_images, write_shd
+from neurosim.scripts import load_script
 from neurosim.train.commands import load_checkpoint
 from neurosim.train.convert import to_network
 from neurosim.train.models import (DelaySNN, anytime_loss, mean_membrane_loss, model_predict, predict,
                                    readout_loss, softmax_sum)
 from neurosim.train.trainer import TrainConfig, evaluate, fit
 from shared_paths import FSDD_RECORDINGS
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _digits(n_train=900, n_test=400, steps=12):
@@ -295,15 +299,38 @@ def test_cli_reports_unknown_parameters_and_missing_data(tmp_path, capsys):
     assert "without an audio front end" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not FSDD_RECORDINGS.is_dir(), reason=f"FSDD recordings not found at {FSDD_RECORDINGS}")
-def test_fsdd_script_runs_end_to_end(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("NEUROSIM_CACHE", str(tmp_path / "cache"))
-    subset = tmp_path / "fsdd"
-    subset.mkdir()
+def _fsdd_subset(folder: Path) -> Path:
+    """Three recordings of each digit by george, jackson and theo, copied from the real FSDD."""
+    folder.mkdir()
     for speaker in ("george", "jackson", "theo"):
         for digit in range(10):
             for i in range(3):
-                shutil.copy(FSDD_RECORDINGS / f"{digit}_{speaker}_{i}.wav", subset)
+                shutil.copy(FSDD_RECORDINGS / f"{digit}_{speaker}_{i}.wav", folder)
+    return folder
+
+
+@pytest.mark.skipif(not FSDD_RECORDINGS.is_dir(), reason=f"FSDD recordings not found at {FSDD_RECORDINGS}")
+def test_fsdd_script_validates_on_a_held_out_speaker(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEUROSIM_CACHE", str(tmp_path / "cache"))
+    subset = _fsdd_subset(tmp_path / "fsdd")
+    module = load_script(REPO / "models" / "fsdd_delays.py", required=("PARAMS", "load_data"))
+    data = module.load_data({**module.PARAMS, "data_dir": str(subset), "val_speaker": "theo"})
+    assert [len(data[k][1]) for k in ("train", "val", "test")] == [30, 30, 30]
+    ds = data["spec"].dataset(subset)
+    x, _ = data["spec"].bin(ds)
+    names = list(ds.speaker_names)
+    for split, speaker in (("val", "theo"), ("test", "george"), ("train", "jackson")):
+        rows = np.flatnonzero(np.asarray(ds.speakers) == names.index(speaker))
+        assert np.array_equal(data[split][0], x[rows]), split
+    for bad in ("george", "nobody"):
+        with pytest.raises(ValueError, match="val_speaker .* must be a speaker other than the test speaker"):
+            module.load_data({**module.PARAMS, "data_dir": str(subset), "val_speaker": bad})
+
+
+@pytest.mark.skipif(not FSDD_RECORDINGS.is_dir(), reason=f"FSDD recordings not found at {FSDD_RECORDINGS}")
+def test_fsdd_script_runs_end_to_end(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NEUROSIM_CACHE", str(tmp_path / "cache"))
+    subset = _fsdd_subset(tmp_path / "fsdd")
     out = tmp_path / "run"
     args = ["train", "models/fsdd_delays.py", "--set", f"data_dir='{subset}'", "epochs=1", "hidden=(16,)",
             "--out", str(out), "--no-progress", "--json"]
