@@ -1,0 +1,33 @@
+"""benchmarks/gpu_session.sh, run where there is no GPU: every step runs, reports its verdict and
+leaves its log, and a failing step does not stop the next (on a GPU machine the script is the
+real check, so it is not run from the test suite there)."""
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from neurosim.engine import cupy_backend
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.skipif(cupy_backend.gpu_available(), reason="with a GPU, run benchmarks/gpu_session.sh itself")
+def test_gpu_session_reports_every_step_without_a_gpu(tmp_path):
+    env = {**os.environ, "GPU_TESTS_S": "300", "CUBA_S": "120", "TRAIN_S": "120", "CUBA_SIZES": "4000"}
+    out = tmp_path / "gpu_out"
+    run = subprocess.run(["bash", str(REPO / "benchmarks" / "gpu_session.sh"), str(out)], env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr
+    verdicts = (out / "summary.txt").read_text().splitlines()
+    assert [v.split(":")[0] for v in verdicts] == ["gpu_tests", "cuba_gpu", "train_gpu"]
+    assert verdicts[0].startswith("gpu_tests: ok")                  # collected, all skipped with a reason
+    assert "skipped" in (out / "gpu_tests.txt").read_text()
+    assert verdicts[1].startswith("cuba_gpu: failed (exit 2)")      # the benchmarks refuse to run on a CPU ...
+    assert "no NVIDIA GPU found" in (out / "cuba_gpu.txt").read_text()
+    assert verdicts[2].startswith("train_gpu: failed (exit 2)")
+    assert "sees no CUDA device" in (out / "train_gpu.txt").read_text()   # ... and say why
+    env_txt = (out / "env.txt").read_text()
+    assert "numpy" in env_txt and "torch" in env_txt
+    assert sorted(p.name for p in out.iterdir()) == ["cuba_gpu.txt", "env.txt", "gpu_tests.txt", "summary.txt",
+                                                     "train_gpu.txt"]
