@@ -52,16 +52,12 @@ def load_data(p: dict) -> dict:
     names = list(ds.speaker_names)
     if p["test_speaker"] not in names:
         raise ValueError(f"test_speaker {p['test_speaker']!r} not in the data; speakers: {', '.join(names)}")
-    if p["val_speaker"] is None:
-        train, val, test = speaker_split(ds.speakers, [names.index(p["test_speaker"])],
-                                         val_fraction=p["val_fraction"], seed=0)
-    else:
-        if p["val_speaker"] not in names or p["val_speaker"] == p["test_speaker"]:
-            raise ValueError(f"val_speaker {p['val_speaker']!r} must be a speaker other than the test speaker; "
-                             f"speakers: {', '.join(names)}")
-        rest, _, test = speaker_split(ds.speakers, [names.index(p["test_speaker"])], val_fraction=0.0)
-        on_val = ds.speakers[rest] == names.index(p["val_speaker"])
-        train, val = rest[~on_val], rest[on_val]
+    if p["val_speaker"] is not None and (p["val_speaker"] not in names or p["val_speaker"] == p["test_speaker"]):
+        raise ValueError(f"val_speaker {p['val_speaker']!r} must be a speaker other than the test speaker; "
+                         f"speakers: {', '.join(names)}")
+    val_speakers = [] if p["val_speaker"] is None else [names.index(p["val_speaker"])]
+    train, val, test = speaker_split(ds.speakers, [names.index(p["test_speaker"])],
+                                     val_fraction=p["val_fraction"], seed=0, val_speakers=val_speakers)
     if p["max_train"]:
         train = train[:: max(1, len(train) // int(p["max_train"]))][: int(p["max_train"])]
     x, y = spec.bin(ds)

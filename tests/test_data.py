@@ -185,6 +185,13 @@ def test_speaker_split_never_leaks():
     assert all(np.array_equal(a, b) for a, b in zip((train, val, test), again))
     with pytest.raises(ValueError, match="not in the data"):
         speaker_split(speakers, test_speakers=["z"])
+    train, val, test = speaker_split(speakers, test_speakers=["b"], val_speakers=["d"])
+    assert set(speakers[val]) == {"d"} and set(speakers[test]) == {"b"}
+    assert set(speakers[train]) == {"a", "c", "e"}
+    assert len(train) + len(val) + len(test) == 200
+    for bad in (["b"], ["z"]):
+        with pytest.raises(ValueError, match="val_speakers must occur in the data and not be test speakers"):
+            speaker_split(speakers, test_speakers=["b"], val_speakers=bad)
 
 
 def test_stratified_split_proportions_and_determinism():
