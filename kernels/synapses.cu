@@ -28,16 +28,17 @@ NEUROSIM_CPU_LAUNCHER(deliver)
 
 // One projection, thread j < *n_spikes: if spike spikes[j] is a neuron of the
 // projection's pre node [pre_start, pre_stop), add each of its synapses (CSR row
-// ptr_offset + g - pre_start of indptr, in order) to slot (slot_now + delay) % D
-// of the target receptor.  receptor < 0: by the weight's sign (magnitude != 0:
-// conductances take |w|).  uniform >= 0: every synapse has the weight and delay
-// of synapse `uniform` (only post indices are read).
+// ptr_offset + g - pre_start of indptr, in order) to the target receptor: a
+// synapse of delay 0 straight to its state row in S (rec_row, as in deliver),
+// any other to slot (slot_now + delay) % D.  receptor < 0: by the weight's sign
+// (magnitude != 0: conductances take |w|).  uniform >= 0: every synapse has the
+// weight and delay of synapse `uniform` (only post indices are read).
 extern "C" __global__ void propagate(const long long* spikes, const unsigned long long* n_spikes,
                                      long long pre_start, long long pre_stop, long long ptr_offset,
                                      const long long* indptr, const int* post, const double* weight,
                                      const unsigned short* delay, int receptor, int magnitude, long long uniform,
                                      long long post_base, long long n_dyn, long long slot_now, long long D,
-                                     double* ring)
+                                     double* ring, double* S, const int* rec_row)
 {
     long long j = thread_index();
     if ((unsigned long long)j >= n_spikes[0]) return;
@@ -52,9 +53,14 @@ extern "C" __global__ void propagate(const long long* spikes, const unsigned lon
             r = w < 0.0 ? 1 : 0;
             if (magnitude && w < 0.0) w = -w;
         }
+        long long col = post_base + post[syn];
+        if (delay[s] == 0) {
+            atomicAdd(S + (long long)rec_row[r * n_dyn + col] * n_dyn + col, w);
+            continue;
+        }
         long long slot = slot_now + (long long)delay[s];
         if (slot >= D) slot -= D;
-        atomicAdd(ring + (slot * 2 + r) * n_dyn + post_base + post[syn], w);
+        atomicAdd(ring + (slot * 2 + r) * n_dyn + col, w);
     }
 }
 NEUROSIM_CPU_LAUNCHER(propagate)

@@ -1,28 +1,44 @@
 """Connection rules: which (pre, post) pairs a projection has.
 
-Every rule returns two int64 arrays ``(pre, post)`` of local indices, drawn
-from the ``rng`` it is given, and sorted by ``pre`` then ``post``.
+The generating rules return the pairs in CSR form, ``(indptr, post)``:
+``indptr`` (int64, ``n_pre + 1``) and ``post`` (int32), the targets of pre
+neuron ``i`` being ``post[indptr[i]:indptr[i + 1]]``, ascending.  Each draws
+from the ``rng`` it is given.  :func:`explicit` checks user-given pairs and
+:func:`sort_by_pre` puts them in that form.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from numba import njit
 
 #: fixed-probability rules draw a dense Bernoulli mask for dense connectivity or
-#: few candidate pairs, and sample each row's targets sparsely otherwise
+#: few candidate pairs, and skip through each row with geometric gaps otherwise
 _DENSE_P = 0.1
 _DENSE_PAIR_LIMIT = 1_000_000
 #: rows of the dense mask drawn at a time
 _DENSE_CHUNK = 20_000_000
+#: uniform numbers drawn at a time by the sparse fixed-probability sampler
+_UNIFORM_CHUNK = 1 << 20
+
+
+def _csr(counts: np.ndarray) -> np.ndarray:
+    """Row pointers (int64, ``counts.size + 1``) of rows with ``counts`` entries."""
+    indptr = np.zeros(counts.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    return indptr
 
 
 def all_to_all(n_pre: int, n_post: int, allow_self: bool) -> tuple[np.ndarray, np.ndarray]:
     """Every pre to every post (without i -> i if ``allow_self`` is False)."""
-    pre = np.repeat(np.arange(n_pre, dtype=np.int64), n_post)
-    post = np.tile(np.arange(n_post, dtype=np.int64), n_pre)
+    post = np.tile(np.arange(n_post, dtype=np.int32), n_pre)
+    counts = np.full(n_pre, n_post, dtype=np.int64)
     if not allow_self:
-        keep = pre != post
-        pre, post = pre[keep], post[keep]
-    return pre, post
+        keep = np.repeat(np.arange(n_pre), n_post) != post
+        post = post[keep]
+        counts -= np.arange(n_pre) < n_post
+    return _csr(counts), post
 
 
 def one_to_one(n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
@@ -31,8 +47,7 @@ def one_to_one(n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(
             f"rule='one_to_one' needs populations of equal size, got {n_pre} pre and {n_post} post neurons"
         )
-    idx = np.arange(n_pre, dtype=np.int64)
-    return idx, idx.copy()
+    return np.arange(n_pre + 1, dtype=np.int64), np.arange(n_post, dtype=np.int32)
 
 
 def _distinct_per_row(rng: np.random.Generator, counts: np.ndarray, n_choices: int
@@ -44,8 +59,7 @@ def _distinct_per_row(rng: np.random.Generator, counts: np.ndarray, n_choices: i
     into one int64 key per draw so a single (stable, nearly linear on the
     row-sorted keys) sort groups rows and exposes duplicates.  Returns
     ``(rows, values)``: the row of each value and the values grouped by row,
-    ascending within rows.  The arithmetic is done in place: at tens of
-    millions of synapses every temporary array costs as much as the sort.
+    ascending within rows.
     """
     rows = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
     base = rows * n_choices
@@ -61,15 +75,48 @@ def _distinct_per_row(rng: np.random.Generator, counts: np.ndarray, n_choices: i
         key.sort(kind="stable")
 
 
+@njit(cache=True)
+def _skip_rows(u, inv_log_q, n_rows, n_choices, skip_self, post, indptr, r, j, m):
+    """Continue the geometric-gap walk of :func:`fixed_probability` with the uniforms ``u`` in (0, 1].
+
+    The walk is at row ``r``, candidate ``j`` (the last one taken or skipped
+    in that row, -1 at a row's start), with ``m`` targets written so far.
+    Each uniform gives the gap to the next connected candidate,
+    ``floor(log(u) / log(1 - p))`` (geometric: P(gap >= g) = (1 - p)^g); a
+    candidate past ``n_choices`` ends the row.  With ``skip_self`` candidate
+    ``j`` of row ``r`` is post ``j + (j >= r)``.  Returns ``(r, j, m)`` where
+    it stopped: out of uniforms, out of room in ``post``, or at the end.
+    """
+    k = 0
+    while r < n_rows:
+        if k == u.shape[0] or m == post.shape[0]:
+            return r, j, m
+        j += 1 + int(math.log(u[k]) * inv_log_q)
+        k += 1
+        if j >= n_choices:
+            r += 1
+            indptr[r] = m
+            j = -1
+        else:
+            post[m] = j + 1 if skip_self and j >= r else j
+            m += 1
+    return r, j, m
+
+
 def fixed_probability(
     n_pre: int, n_post: int, p: float, allow_self: bool, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Each (pre, post) pair is connected independently with probability ``p``."""
+    """Each (pre, post) pair is connected independently with probability ``p``.
+
+    Sparse connectivity is drawn row by row with geometric gaps between
+    connected candidates (one uniform number per synapse, no sort), dense
+    connectivity (``p`` > 0.1 or at most a million pairs) with a Bernoulli mask.
+    """
     if not (0.0 <= p <= 1.0):
         raise ValueError(f"connection probability p must be in [0, 1], got {p}")
     n_choices = n_post if allow_self else n_post - 1
     if p > _DENSE_P or n_pre * n_post <= _DENSE_PAIR_LIMIT:
-        pres, posts = [], []
+        posts, counts = [], []
         rows_per_chunk = max(1, _DENSE_CHUNK // max(n_post, 1))
         for start in range(0, n_pre, rows_per_chunk):
             stop = min(n_pre, start + rows_per_chunk)
@@ -78,15 +125,20 @@ def fixed_probability(
                 local = np.arange(start, stop)
                 inside = local < n_post
                 mask[(local - start)[inside], local[inside]] = False
-            r, c = np.nonzero(mask)
-            pres.append(r + start)
-            posts.append(c)
-        return np.concatenate(pres).astype(np.int64), np.concatenate(posts).astype(np.int64)
-    counts = rng.binomial(n_choices, p, n_pre)
-    pre, post = _distinct_per_row(rng, counts, n_choices)
-    if not allow_self:
-        post += post >= pre
-    return pre, post
+            posts.append(np.nonzero(mask)[1].astype(np.int32))
+            counts.append(np.count_nonzero(mask, axis=1))
+        return _csr(np.concatenate(counts)), np.concatenate(posts)
+    indptr = np.zeros(n_pre + 1, dtype=np.int64)
+    mean = n_pre * n_choices * p
+    post = np.empty(int(mean + 8 * math.sqrt(mean) + 16), dtype=np.int32)
+    inv_log_q = 1.0 / math.log1p(-p)
+    r, j, m = 0, -1, 0
+    while r < n_pre:
+        if m == post.size:
+            post = np.concatenate([post, np.empty(post.size // 2 + 16, dtype=np.int32)])
+        u = 1.0 - rng.random(_UNIFORM_CHUNK)
+        r, j, m = _skip_rows(u, inv_log_q, n_pre, n_choices, not allow_self, post, indptr, r, j, m)
+    return indptr, post[:m]
 
 
 def fixed_indegree(
@@ -103,8 +155,19 @@ def fixed_indegree(
     post, pre = _distinct_per_row(rng, counts, n_choices)
     if not allow_self:
         pre += pre >= post
-    order = np.lexsort((post, pre))
-    return pre[order], post[order]
+    indptr, post, _ = sort_by_pre(pre, post, n_pre)
+    return indptr, post
+
+
+def sort_by_pre(pre: np.ndarray, post: np.ndarray, n_pre: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs ``(pre, post)`` in CSR form: ``(indptr, post as int32, order)``.
+
+    ``order`` is the stable permutation that sorts the pairs by pre (so
+    per-pair values given in the same order as the pairs follow with
+    ``values[order]``); within a pre neuron, the pairs keep their order.
+    """
+    order = np.argsort(pre, kind="stable")
+    return _csr(np.bincount(pre, minlength=n_pre)), post[order].astype(np.int32), order
 
 
 def explicit(pre, post, n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:

@@ -462,30 +462,26 @@ class Network:
 
     def _build_projection(self, proj: Projection, rng: np.random.Generator) -> None:
         spec, n_pre, n_post = proj.spec, proj.pre.n, proj.post.n
+        order = None  # explicit pairs: the permutation that sorts them (and their values) by pre
         if spec["p"] is not None:
-            pre, post = connectivity.fixed_probability(n_pre, n_post, spec["p"], spec["allow_self"], rng)
+            indptr, post = connectivity.fixed_probability(n_pre, n_post, spec["p"], spec["allow_self"], rng)
         elif spec["k"] is not None:
-            pre, post = connectivity.fixed_indegree(n_pre, n_post, spec["k"], spec["allow_self"], rng)
+            indptr, post = connectivity.fixed_indegree(n_pre, n_post, spec["k"], spec["allow_self"], rng)
         elif spec["rule"] == "all_to_all":
-            pre, post = connectivity.all_to_all(n_pre, n_post, spec["allow_self"])
+            indptr, post = connectivity.all_to_all(n_pre, n_post, spec["allow_self"])
         elif spec["rule"] == "one_to_one":
-            pre, post = connectivity.one_to_one(n_pre, n_post)
+            indptr, post = connectivity.one_to_one(n_pre, n_post)
         else:
-            pre, post = connectivity.explicit(spec["pre"], spec["post"], n_pre, n_post)
-        n = pre.size
+            indptr, post, order = connectivity.sort_by_pre(
+                *connectivity.explicit(spec["pre"], spec["post"], n_pre, n_post), n_pre)
+        n = post.size
         weight = realize(spec["weight"], n, rng, f"weight of '{proj.name}'")
         delay = realize(spec["delay"], n, rng, f"delay of '{proj.name}'")
         self._receptor_code({EXC: "exc", INH: "inh", BY_SIGN: "auto"}[proj.receptor], proj.post, weight)
         steps = self._delay_steps(delay, f"delay of '{proj.name}'")
-        proj.indptr = np.zeros(n_pre + 1, dtype=np.int64)
-        np.cumsum(np.bincount(pre, minlength=n_pre), out=proj.indptr[1:])
-        if np.all(pre[1:] >= pre[:-1]):  # the generating rules return rows in order
-            proj.post_index, proj.weight, proj.delay_steps = post.astype(np.int32), weight, steps
-        else:
-            order = np.argsort(pre, kind="stable")
-            proj.post_index = post[order].astype(np.int32)
-            proj.weight = weight[order]
-            proj.delay_steps = steps[order]
+        if order is not None:
+            weight, steps = weight[order], steps[order]
+        proj.indptr, proj.post_index, proj.weight, proj.delay_steps = indptr, post, weight, steps
 
     # -------------------------------------------------------------------- run
     def _choose_backend(self, backend: str) -> str:

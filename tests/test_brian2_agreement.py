@@ -196,12 +196,19 @@ def delay_network_brian2():
     net = b2.Network(G, src, sm, st, *objs)
     net.run(cfg["T"] * ms, namespace={})
     steps, idx = _brian_steps(sm)
-    return cfg, steps, idx, np.asarray(st.v / mV).T
+    final = {"i_e": np.asarray(G.ie / mV), "i_i": np.asarray(G.ii / mV)}
+    return cfg, steps, idx, np.asarray(st.v / mV).T, final
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_delay_network_matches_brian2(delay_network_brian2, backend):
-    cfg, b_steps, b_idx, b_v = delay_network_brian2
+    """Spikes, v traces and the synaptic currents left at the end of the run.
+
+    The end state includes what the spikes of the run's last step sent
+    through delay-0 synapses (Brian2 adds on_pre at once; neurosim adds
+    delay-0 synapses straight to the state, the others via the ring buffer).
+    """
+    cfg, b_steps, b_idx, b_v, b_final = delay_network_brian2
     net = ns.Network(DT)
     src = net.add_spike_source("src", cfg["n_src"], cfg["src_t"], cfg["src_i"])
     pop = net.add_population("pop", cfg["n"], ns.LIF(**LIF_PARAMS, tau_ref=2.0))
@@ -215,11 +222,13 @@ def test_delay_network_matches_brian2(delay_network_brian2, backend):
     assert np.count_nonzero(np.bincount(b_idx, minlength=cfg["n"])) >= 20 and b_idx.size > 100
     assert_same_spikes(sm.steps, sm.indices, b_steps, b_idx, ("neurosim", "brian2"))
     np.testing.assert_allclose(st.v, b_v, rtol=0, atol=TRACE_TOL)
+    for name, values in b_final.items():
+        np.testing.assert_allclose(net.state(pop, name), values, rtol=0, atol=TRACE_TOL, err_msg=name)
 
 
 def test_delay_network_recurrence_matters(delay_network_brian2):
     """Sanity check of the test above: without the recurrent synapses the spikes change."""
-    cfg, b_steps, b_idx, _ = delay_network_brian2
+    cfg, b_steps, b_idx, _, _ = delay_network_brian2
     net = ns.Network(DT)
     src = net.add_spike_source("src", cfg["n_src"], cfg["src_t"], cfg["src_i"])
     pop = net.add_population("pop", cfg["n"], ns.LIF(**LIF_PARAMS, tau_ref=2.0))

@@ -7,32 +7,71 @@ import neurosim as ns
 from neurosim import connectivity
 
 
-@pytest.mark.parametrize("n_pre,n_post,p", [(200, 300, 0.05), (6000, 6000, 0.002)])
+def _pairs(indptr, post):
+    """(pre, post) int64 arrays of a rule's CSR output, after checking its form."""
+    assert indptr.dtype == np.int64 and post.dtype == np.int32
+    assert indptr[0] == 0 and indptr[-1] == post.size and np.all(np.diff(indptr) >= 0)
+    pre = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+    # ascending within each row, hence distinct
+    assert np.all((post[1:] > post[:-1]) | (pre[1:] != pre[:-1]))
+    return pre, post.astype(np.int64)
+
+
+@pytest.mark.parametrize("n_pre,n_post,p", [(200, 300, 0.05), (6000, 6000, 0.002), (3000, 40000, 0.001)])
 def test_fixed_probability_counts_are_binomial(n_pre, n_post, p):
     rng = np.random.default_rng(0)
-    pre, post = connectivity.fixed_probability(n_pre, n_post, p, True, rng)
+    pre, post = _pairs(*connectivity.fixed_probability(n_pre, n_post, p, True, rng))
     n = n_pre * n_post
     z = (pre.size - n * p) / np.sqrt(n * p * (1 - p))
     assert abs(z) < 4
-    pairs = pre * n_post + post
-    assert np.unique(pairs).size == pairs.size
+    # every row's count is Binomial(n_post, p): its variance too (index of dispersion)
+    counts = np.bincount(pre, minlength=n_pre)
+    dispersion = counts.var(ddof=1) / (n_post * p * (1 - p))
+    assert abs(dispersion - 1) < 4 * np.sqrt(2 / (n_pre - 1))
     # post indices are uniform: chi-square over 10 bins
-    counts = np.bincount(post * 10 // n_post, minlength=10)
-    assert stats.chisquare(counts).pvalue > 1e-4
+    bins = np.bincount(post * 10 // n_post, minlength=10)
+    assert stats.chisquare(bins).pvalue > 1e-4
+
+
+def test_sparse_fixed_probability_gaps_are_geometric():
+    """Within a row, the gaps between connected posts are Geometric(p) (the Bernoulli process)."""
+    p, n_post = 0.002, 200_000
+    indptr, post = connectivity.fixed_probability(300, n_post, p, True, np.random.default_rng(3))
+    gaps = np.concatenate([np.diff(post[a:b]) for a, b in zip(indptr[:-1], indptr[1:])])
+    assert gaps.min() >= 1
+    # P(gap > g) = (1 - p)^g: compare the empirical tail at a few quantiles
+    for g in (100, 500, 1500):
+        expected = (1 - p) ** g
+        se = np.sqrt(expected * (1 - expected) / gaps.size)
+        assert abs(np.mean(gaps > g) - expected) < 5 * se
+    assert stats.kstest(gaps, stats.geom(p).cdf).statistic < 0.02
+
+
+def test_sparse_fixed_probability_does_not_depend_on_the_uniform_chunk(monkeypatch):
+    """The row walk resumes exactly where a block of uniform numbers ran out."""
+    first = connectivity.fixed_probability(700, 9000, 0.003, False, np.random.default_rng(5))
+    monkeypatch.setattr(connectivity, "_UNIFORM_CHUNK", 7)
+    second = connectivity.fixed_probability(700, 9000, 0.003, False, np.random.default_rng(5))
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
 
 
 @pytest.mark.parametrize("n", [50, 5000])
 def test_no_self_connections(n):
     rng = np.random.default_rng(1)
-    pre, post = connectivity.fixed_probability(n, n, 0.3 if n == 50 else 0.004, False, rng)
+    pre, post = _pairs(*connectivity.fixed_probability(n, n, 0.3 if n == 50 else 0.004, False, rng))
     assert not np.any(pre == post)
-    pre, post = connectivity.fixed_indegree(n, n, 7, False, rng)
+    # the candidate after a neuron's own index is still reachable: targets are uniform over the others
+    if n == 5000:
+        above = np.mean(post > pre) / np.mean((n - 1 - pre) / (n - 1))
+        assert abs(above - 1) < 0.05
+    pre, post = _pairs(*connectivity.fixed_indegree(n, n, 7, False, rng))
     assert not np.any(pre == post)
     assert np.all(np.bincount(post, minlength=n) == 7)
 
 
 def test_fixed_indegree_distinct_sources():
-    pre, post = connectivity.fixed_indegree(30, 100, 30, True, np.random.default_rng(2))
+    pre, post = _pairs(*connectivity.fixed_indegree(30, 100, 30, True, np.random.default_rng(2)))
     for j in range(100):
         assert sorted(pre[post == j]) == list(range(30))
     with pytest.raises(ValueError, match=r"fixed in-degree k must be in \[0, 29\]"):
@@ -40,10 +79,14 @@ def test_fixed_indegree_distinct_sources():
 
 
 def test_all_to_all_and_one_to_one():
-    pre, post = connectivity.all_to_all(3, 4, True)
+    pre, post = _pairs(*connectivity.all_to_all(3, 4, True))
     assert pre.size == 12
-    pre, post = connectivity.all_to_all(4, 4, False)
+    pre, post = _pairs(*connectivity.all_to_all(4, 4, False))
     assert pre.size == 12 and not np.any(pre == post)
+    pre, post = _pairs(*connectivity.all_to_all(5, 3, False))
+    assert pre.size == 12 and not np.any(pre == post)
+    pre, post = _pairs(*connectivity.one_to_one(4, 4))
+    np.testing.assert_array_equal(pre, post)
     with pytest.raises(ValueError, match="one_to_one' needs populations of equal size"):
         connectivity.one_to_one(3, 4)
 

@@ -5,20 +5,25 @@ then sources, each node a contiguous range of global indices.
 
 Time stepping (identical in every backend), for step ``t``:
 
-1. input delivered for step ``t - 1`` (ring-buffer slot ``(t-1) % D``) is
-   added to the receptor rows of ``S`` where it is nonzero (so a backend may
-   visit only the entries that received input) and the slot is cleared;
-2. state monitors record;
-3. each population's step function advances it and reports spikes; sources
+1. state monitors record;
+2. each population's step function advances it and reports spikes; sources
    emit their spikes for step ``t``;
-4. for every node, every outgoing projection, every spike of that node in
-   index order, every synapse in CSR order: the weight is added to slot
-   ``(t + delay) % D`` of the target receptor;
-5. Poisson inputs add their draws to slot ``t``.
+3. for every node, every outgoing projection, every spike of that node in
+   index order, every synapse in CSR order: the weight is added to the
+   target receptor, straight into ``S`` for a synapse of delay 0 and into
+   ring-buffer slot ``(t + delay) % D`` otherwise;
+4. Poisson inputs add their draws to slot ``t``;
+5. slot ``t % D`` (input due by the end of step ``t``) is added to the
+   receptor rows of ``S`` where it is nonzero (so a backend may visit only
+   the entries that received input) and cleared.
 
 A synapse with delay ``d`` steps thus changes the target's receptor variable
-at the start of step ``t + d + 1``: Brian2's order (update, threshold,
-synaptic propagation, reset) with its rounding of delays to whole steps.
+after step ``t + d`` (before the update of step ``t + d + 1``): Brian2's
+order (update, threshold, synaptic propagation, reset) with its rounding of
+delays to whole steps.  Additions into one receptor value happen in that
+order: delay-0 synapses one by one as in Brian2, then the ring slot's sum.
+The state after a run therefore includes everything its last step sent
+(Brian2's too).
 """
 from __future__ import annotations
 

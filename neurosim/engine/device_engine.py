@@ -12,15 +12,15 @@ which is how the kernels and this driver are tested on machines without a GPU.
 
 Per step ``t`` (the contract of :mod:`neurosim.engine.compiled`):
 
-1. ``deliver``: ring-buffer slot ``(t-1) % D`` into the receptor rows, cleared;
-2. ``gather_state`` for every state monitor due at ``t``;
-3. ``advance_neurons`` (every population, one thread per neuron) writes a
+1. ``gather_state`` for every state monitor due at ``t``;
+2. ``advance_neurons`` (every population, one thread per neuron) writes a
    fired flag per neuron; ``mark_sources`` adds the sources' spikes of ``t``;
-4. ``count_tiles``, a prefix sum, ``write_spikes``, ``finish_step``: the flags
+3. ``count_tiles``, a prefix sum, ``write_spikes``, ``finish_step``: the flags
    become an ascending spike list, per-node counts, event totals and the
    recorded spikes; then ``propagate`` once per projection, in the engine's
-   (node, projection) order;
-5. ``add_input``: the Poisson-input draws of step ``t`` into slot ``t % D``.
+   (node, projection) order (delay-0 synapses add to ``S`` directly);
+4. ``add_input``: the Poisson-input draws of step ``t`` into slot ``t % D``;
+5. ``deliver``: ring-buffer slot ``t % D`` into the receptor rows, cleared.
 
 State, ring buffer, synapses and the spike machinery stay on the device for
 the whole run (:meth:`DeviceEngine.upload_state` / :meth:`download_state` at
@@ -228,8 +228,6 @@ class DeviceEngine:
                 self._reserve_record(used, min(n - k, self.RECORD_STEPS) * self.n_rec)
                 safe_steps = (self.rec_idx.size - used) // self.n_rec
             safe_steps -= 1
-            prev = slot_now - 1 if slot_now > 0 else D - 1
-            self._launch("deliver", 2 * n_dyn, S, _i64(n_dyn), ring[prev], self.rec_row)
             for m, every in enumerate(mon_every):
                 if t % every == 0:
                     first = -(-stim.t0 // every) * every
@@ -257,10 +255,11 @@ class DeviceEngine:
             for pre_start, pre_stop, off, rec, mag, uni, base in self.projections:
                 self._launch("propagate", self.n_total, self.spikes, self.n_spikes, pre_start, pre_stop, off,
                              self.indptr, self.post, self.weight, self.delay, rec, mag, uni, base, _i64(n_dyn),
-                             _i64(slot_now), _i64(D), self.ring)
+                             _i64(slot_now), _i64(D), self.ring, S, self.rec_row)
             if pin_value is not None:
                 self._launch("add_input", stim.pin_slot.size, ring[slot_now], self.pin_slot, pin_value[k],
                              _i64(stim.pin_slot.size))
+            self._launch("deliver", 2 * n_dyn, S, _i64(n_dyn), ring[slot_now], self.rec_row)
             slot_now = slot_now + 1 if slot_now + 1 < D else 0
         self._copy_back(stim, counts, events, state, step_ptr, out)
 

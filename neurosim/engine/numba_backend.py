@@ -9,7 +9,9 @@ Where the time goes, and what keeps it low:
 
 * the neuron loop streams the state matrix once per step; it only stores, so
   LLVM vectorises it (see :func:`_advance_population`);
-* arriving input is delivered *sparsely*: each ring-buffer slot keeps a list
+* a synapse of delay 0 adds its weight straight to the target's state (one
+  random access per event); only delayed synapses go through the ring buffer;
+* delayed input is delivered *sparsely*: each ring-buffer slot keeps a list
   of the entries written into it, so a step touches only the neurons that
   received input instead of streaming the whole buffer (see :func:`_deliver`);
 * spikes are collected from a byte mask, eight neurons per 64-bit word, so the
@@ -185,7 +187,7 @@ def _receptor_and_weight(rec, mag, w):
 
 @njit(cache=True)
 def _propagate(spikes, shift, indptr, post, weight, delay, rec, mag, uniform, e_off, s_off, lo, width,
-               ring, slot_now, pend_e, pend_s, n_pending):
+               S_flat, ring, slot_now, pend_e, pend_s, n_pending):
     """Add the synapses of ``spikes`` through one projection (row ``g + shift`` of ``indptr``) to the ring.
 
     Only synapses onto the post neurons ``lo .. lo + width - 1`` (local
@@ -206,7 +208,7 @@ def _propagate(spikes, shift, indptr, post, weight, delay, rec, mag, uniform, e_
     now = uint64(slot_now)
     if uniform >= 0:
         _propagate_uniform(spikes, shift, indptr, post, weight[uniform], delay[uniform], rec, mag, e_off, s_off,
-                           lo, width, ring, now, pend_e, pend_s, n_pending)
+                           lo, width, S_flat, ring, now, pend_e, pend_s, n_pending)
         return
     for g in spikes:
         row = g + shift
@@ -215,6 +217,9 @@ def _propagate(spikes, shift, indptr, post, weight, delay, rec, mag, uniform, e_
             if col - lo >= width:
                 continue
             r, w = _receptor_and_weight(rec, mag, weight[syn])
+            if delay[syn] == 0:
+                S_flat[s_off[r] + col] += w
+                continue
             d = now + delay[syn]
             if d >= D:
                 d -= D
@@ -229,7 +234,7 @@ def _propagate(spikes, shift, indptr, post, weight, delay, rec, mag, uniform, e_
 
 @njit(cache=True)
 def _propagate_uniform(spikes, shift, indptr, post, w, delay, rec, mag, e_off, s_off, lo, width,
-                       ring, now, pend_e, pend_s, n_pending):
+                       S_flat, ring, now, pend_e, pend_s, n_pending):
     """:func:`_propagate` for a projection whose synapses all have weight ``w`` and ``delay`` steps.
 
     Weight, receptor and slot are the same for every synapse, so each event
@@ -237,6 +242,15 @@ def _propagate_uniform(spikes, shift, indptr, post, w, delay, rec, mag, e_off, s
     synapse arrays come from main memory and this is what delivery costs.
     """
     r, w = _receptor_and_weight(rec, mag, w)
+    if delay == 0:
+        target = S_flat[s_off[r]:]
+        for g in spikes:
+            row = g + shift
+            for syn in range(uint64(indptr[row]), uint64(indptr[row + 1])):
+                col = uint64(post[syn])
+                if col - lo < width:
+                    target[col] += w
+        return
     d = now + delay
     if d >= uint64(ring.shape[0]):
         d -= uint64(ring.shape[0])
@@ -262,7 +276,7 @@ def _propagate_uniform(spikes, shift, indptr, post, w, delay, rec, mag, e_off, s
 @njit(cache=True)
 def _propagate_part(part, spikes, seg, node_proj_ptr, node_proj, proj_ptr_offset, node_start, indptr, post, weight,
                     delay, proj_receptor, proj_magnitude, proj_uniform, e_off, s_off, part_lo, part_width,
-                    ring, slot_now, pend_e, pend_s, n_pending):
+                    S_flat, ring, slot_now, pend_e, pend_s, n_pending):
     """The synaptic events of this step's spikes onto the columns of partition ``part``, into its entry lists.
 
     ``spikes`` are grouped by node (``seg``); projections are taken in node
@@ -276,7 +290,7 @@ def _propagate_part(part, spikes, seg, node_proj_ptr, node_proj, proj_ptr_offset
             q = node_proj[qq]
             _propagate(spikes[seg[nd]:seg[nd + 1]], proj_ptr_offset[q] - node_start[nd], indptr, post, weight,
                        delay, proj_receptor[q], proj_magnitude[q], proj_uniform[q], e_off[q], s_off[q],
-                       part_lo[part, q], part_width[part, q], ring, slot_now, pend_e[part], pend_s[part],
+                       part_lo[part, q], part_width[part, q], S_flat, ring, slot_now, pend_e[part], pend_s[part],
                        n_pending[part])
 
 
@@ -295,12 +309,12 @@ def _deliver_parallel(S, S_flat, slot, pend_e, pend_s, n_pending, pop_start, pop
 @njit(cache=True, parallel=True)
 def _propagate_parallel(spikes, seg, node_proj_ptr, node_proj, proj_ptr_offset, node_start, indptr, post, weight,
                         delay, proj_receptor, proj_magnitude, proj_uniform, e_off, s_off, part_lo, part_width,
-                        ring, slot_now, pend_e, pend_s, n_pending):
+                        S_flat, ring, slot_now, pend_e, pend_s, n_pending):
     """:func:`_propagate_part` for every partition, one per thread (they write disjoint columns)."""
     for part in prange(part_lo.shape[0]):
         _propagate_part(part, spikes, seg, node_proj_ptr, node_proj, proj_ptr_offset, node_start, indptr, post,
                         weight, delay, proj_receptor, proj_magnitude, proj_uniform, e_off, s_off, part_lo,
-                        part_width, ring, slot_now, pend_e, pend_s, n_pending)
+                        part_width, S_flat, ring, slot_now, pend_e, pend_s, n_pending)
 
 
 @njit(cache=True)
@@ -381,18 +395,6 @@ def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop
         if n_rec + spikes.shape[0] > spike_step.shape[0]:
             return k, n_rec
         t = t0 + k
-        prev = slot_now - 1 if slot_now > 0 else D - 1
-        arrived = 0
-        for part in range(T):
-            arrived += n_pending[part, prev]
-        if T > 1 and arrived >= min_events:
-            _deliver_parallel(S, S_flat, ring[prev], pend_e[:, prev], pend_s[:, prev], n_pending[:, prev], pop_start,
-                              pop_stop, pop_rr, bounds)
-        else:
-            for part in range(T):
-                _deliver(S, S_flat, ring[prev], pend_e[part, prev], pend_s[part, prev], n_pending[part, prev],
-                         pop_start, pop_stop, pop_rr, bounds[part], bounds[part + 1])
-        n_pending[:, prev] = 0
         for m in range(mon_every.shape[0]):
             ev = mon_every[m]
             if t % ev == 0:
@@ -431,12 +433,12 @@ def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop
         if T > 1 and ev_count >= min_events:
             _propagate_parallel(spikes, seg, node_proj_ptr, node_proj, proj_ptr_offset, node_start, indptr, post,
                                 weight, delay, proj_receptor, proj_magnitude, proj_uniform, e_off, s_off, part_lo,
-                                part_width, ring, slot_now, pend_e, pend_s, n_pending)
+                                part_width, S_flat, ring, slot_now, pend_e, pend_s, n_pending)
         else:
             for part in range(T):
                 _propagate_part(part, spikes, seg, node_proj_ptr, node_proj, proj_ptr_offset, node_start, indptr,
                                 post, weight, delay, proj_receptor, proj_magnitude, proj_uniform, e_off, s_off,
-                                part_lo, part_width, ring, slot_now, pend_e, pend_s, n_pending)
+                                part_lo, part_width, S_flat, ring, slot_now, pend_e, pend_s, n_pending)
         for m in range(pin_slot.shape[0]):
             x = pin_value[k, m]
             if x != 0.0:
@@ -448,6 +450,17 @@ def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop
                     pend_e[part, slot_now, c] = e
                     pend_s[part, slot_now, c] = pin_s[m]
                 n_pending[part, slot_now] = c + 1
+        arrived = 0
+        for part in range(T):
+            arrived += n_pending[part, slot_now]
+        if T > 1 and arrived >= min_events:
+            _deliver_parallel(S, S_flat, ring[slot_now], pend_e[:, slot_now], pend_s[:, slot_now],
+                              n_pending[:, slot_now], pop_start, pop_stop, pop_rr, bounds)
+        else:
+            for part in range(T):
+                _deliver(S, S_flat, ring[slot_now], pend_e[part, slot_now], pend_s[part, slot_now],
+                         n_pending[part, slot_now], pop_start, pop_stop, pop_rr, bounds[part], bounds[part + 1])
+        n_pending[:, slot_now] = 0
         slot_now = slot_now + 1 if slot_now + 1 < D else 0
     return n, n_rec
 

@@ -18,14 +18,6 @@ def run_chunk(cn: CompiledNetwork, stim: StimulusChunk, plan: StateRecordPlan,
     mon_steps = [plan.steps_in(m, stim.t0, stim.n) for m in range(len(plan.every))]
     for k in range(stim.n):
         t = stim.t0 + k
-        prev = (t - 1) % D
-        for p in range(len(cn.pop_kind)):
-            a, b = cn.pop_start[p], cn.pop_stop[p]
-            for r in range(2):
-                arrived = buf[prev, r, a:b]
-                target = S[cn.pop_receptor_rows[p, r], a:b]
-                np.add(target, arrived, out=target, where=arrived != 0.0)
-        buf[prev] = 0.0
         record_state(S, plan, mon_steps, t, out)
         iext = stim.i_ext[min(k, stim.i_ext.shape[0] - 1)]
         spikes = []
@@ -41,6 +33,7 @@ def run_chunk(cn: CompiledNetwork, stim: StimulusChunk, plan: StateRecordPlan,
         _propagate(cn, spikes, nodes, t)
         slot = buf[t % D].reshape(-1)
         np.add.at(slot, stim.pin_slot, stim.pin_value[k])
+        _deliver(cn, buf[t % D])
         record_spikes(out, t, spikes[record_node[nodes]])
 
 
@@ -74,15 +67,31 @@ def record_spikes(out: ChunkRecord, t: int, rec: np.ndarray) -> None:
     out.n_spikes += rec.size
 
 
+def _deliver(cn: CompiledNetwork, slot) -> None:
+    """Add the nonzero entries of ring-buffer ``slot`` [2, n_dyn] to the receptor rows of ``cn.S``; clear it."""
+    for p in range(len(cn.pop_kind)):
+        a, b = cn.pop_start[p], cn.pop_stop[p]
+        for r in range(2):
+            arrived = slot[r, a:b]
+            target = cn.S[cn.pop_receptor_rows[p, r], a:b]
+            np.add(target, arrived, out=target, where=arrived != 0.0)
+    slot[...] = 0.0
+
+
 def _propagate(cn: CompiledNetwork, spikes, nodes, t) -> None:
-    """Add every synapse of every spike to the ring buffer, in the engine's order."""
+    """Add every synapse of every spike, in the engine's order: delay 0 straight to ``S``, others to the ring."""
     D, n_dyn = cn.ring_size, cn.n_dyn
     flat = cn.buffer.reshape(-1)
+    S_flat = cn.S.reshape(-1)
     for q, syn in spiking_synapses(cn, spikes, nodes):
         w = cn.weight[syn]
         rec = np.full(syn.size, cn.proj_receptor[q]) if cn.proj_receptor[q] >= 0 else (w < 0).astype(np.int64)
         if cn.proj_magnitude[q]:
             w = np.abs(w)
-        slot = (t + cn.delay[syn].astype(np.int64)) % D
-        target = (slot * 2 + rec) * n_dyn + cn.proj_post_base[q] + cn.post[syn]
-        np.add.at(flat, target, w)
+        col = cn.proj_post_base[q] + cn.post[syn]
+        delay = cn.delay[syn].astype(np.int64)
+        now = delay == 0
+        np.add.at(S_flat, cn.pop_receptor_rows[cn.node_of[col[now]], rec[now]] * n_dyn + col[now], w[now])
+        later = ~now
+        slot = (t + delay[later]) % D
+        np.add.at(flat, (slot * 2 + rec[later]) * n_dyn + col[later], w[later])
