@@ -20,9 +20,9 @@ drive of those neurons in the model's ``i_ext_unit`` and ``spiked`` is 1.0 where
 a neuron fired this step, else 0.0.  The function updates ``S`` in place.
 
 Synaptic input is not part of the step: the engine adds arriving weights to the
-model's receptor rows (``receptors``) before the step, at the start of the step
-after the one in which they were delivered (Brian2's schedule: state update,
-threshold, synaptic propagation, reset).
+model's receptor rows (``receptors``) between steps, so a weight due at step
+``t`` is seen by the update of step ``t + 1`` (Brian2's schedule: state
+update, threshold, synaptic propagation, reset).
 """
 from __future__ import annotations
 
