@@ -132,11 +132,13 @@ def fixed_probability(
     mean = n_pre * n_choices * p
     post = np.empty(int(mean + 8 * math.sqrt(mean) + 16), dtype=np.int32)
     inv_log_q = 1.0 / math.log1p(-p)
+    u = np.empty(_UNIFORM_CHUNK)
     r, j, m = 0, -1, 0
     while r < n_pre:
         if m == post.size:
             post = np.concatenate([post, np.empty(post.size // 2 + 16, dtype=np.int32)])
-        u = 1.0 - rng.random(_UNIFORM_CHUNK)
+        rng.random(out=u)
+        np.subtract(1.0, u, out=u)  # in (0, 1]
         r, j, m = _skip_rows(u, inv_log_q, n_pre, n_choices, not allow_self, post, indptr, r, j, m)
     return indptr, post[:m]
 
