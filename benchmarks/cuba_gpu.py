@@ -12,7 +12,7 @@ size, in this process:
   since large CPU runs take minutes), and ``speedup = cpu_s / gpu_s``;
 * ``events_per_s``: synaptic events (sum over spikes of the out-degree) / gpu_s;
 * ``bytes_per_event``: an estimate of the DRAM traffic per synaptic event,
-  ``(traffic of the neuron, delivery and compaction passes per step x steps +
+  ``(traffic of the neuron, delivery (when launched) and compaction passes per step x steps +
   synapse traffic per event x events) / events`` with 8 bytes per state
   value read and written, 4+8+2 bytes per synapse read (post, weight, delay;
   4 for a uniform projection) and an 8-byte atomic read-modify-write (16
@@ -88,9 +88,10 @@ def bytes_per_event(net, steps: int, events: int) -> float:
     """Estimated DRAM bytes moved per synaptic event (see the module docstring)."""
     cn = net._compiled
     n_dyn, n_total, rows = cn.n_dyn, int(cn.node_start[-1]), cn.S.shape[0]
+    ring = bool(net.poisson_inputs) or bool(cn.delay.size and int(cn.delay.max()) > 0)  # delivery launched
     per_step = (2 * 8 * rows * n_dyn        # neuron update: every state value read and written
                 + (4 + 8 + 1) * n_dyn       # ... its population, drive and fired flag
-                + 2 * 2 * 8 * n_dyn         # delivery: read and clear one ring slot (2 receptors)
+                + 2 * 2 * 8 * n_dyn * ring  # delivery: read and clear one ring slot (2 receptors)
                 + 2 * n_total               # compaction: fired and record masks
                 + 8 * 8 * (n_total // 64))  # tile counts and their prefix sums (4 uint64 arrays, r+w)
     uniform = all(int(u) >= 0 for u in cn.proj_uniform)

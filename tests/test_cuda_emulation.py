@@ -1,6 +1,7 @@
 """The GPU backend without a GPU: the real kernels/*.cu compiled with g++ and run
 thread by thread (neurosim.engine.cuda_emulator), driven by the GPU backend's
 own host code, must reproduce the NumPy reference bit for bit."""
+import collections
 import functools
 import shutil
 from pathlib import Path
@@ -156,6 +157,49 @@ def test_model_scripts_identical(emulated, name):
     assert runs[0][0].size > 50
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
+
+
+class _CountingDevice:
+    """An emulated device that counts the launches of each kernel."""
+
+    def __init__(self, device):
+        self._device = device
+        self.launches = collections.Counter()
+
+    def kernel(self, name):
+        launch = self._device.kernel(name)
+
+        def counted(grid, block, args):
+            self.launches[name] += 1
+            launch(grid, block, args)
+        return counted
+
+    def __getattr__(self, name):
+        return getattr(self._device, name)
+
+
+@pytest.mark.parametrize("extra,delivered", [(None, False), ("delay", True), ("poisson", True)])
+def test_delivery_is_launched_only_when_the_ring_is_written(emulated_device, monkeypatch, extra, delivered):
+    """CUBA has neither delayed synapses nor Poisson input: no step streams the ring buffer, and the
+    results stay those of the NumPy reference; either one brings the per-step delivery back."""
+    device = _CountingDevice(emulated_device)
+    monkeypatch.setitem(network.BACKENDS, "counted", cupy_backend.run_chunk)
+    monkeypatch.setitem(network.SESSIONS, "counted", functools.partial(cupy_backend.session, device=device))
+    script = load_script(REPO / "models" / "cuba.py")
+    runs = []
+    for backend in ("numpy", "counted"):
+        net = script.build(n=400)
+        if extra == "delay":
+            net.connect(net.nodes["inh"], net.nodes["exc"], p=0.05, weight=-1.0, delay=0.7)
+        elif extra == "poisson":
+            net.add_poisson_input(net.nodes["exc"], 10, rate=20.0, weight=0.5)
+        mon = net.monitor_spikes(net.nodes["exc"])
+        net.run(20.0, seed=2, backend=backend, progress=False)
+        runs.append((mon.times, mon.indices, net._compiled.S.copy(), net._compiled.buffer.copy()))
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+    assert device.launches["propagate"] > 0
+    assert device.launches["deliver"] == (200 if delivered else 0)
 
 
 def test_spike_record_grows_when_full(emulated, monkeypatch):

@@ -20,7 +20,9 @@ Per step ``t`` (the contract of :mod:`neurosim.engine.compiled`):
    recorded spikes; then ``propagate`` once per projection, in the engine's
    (node, projection) order (delay-0 synapses add to ``S`` directly);
 4. ``add_input``: the Poisson-input draws of step ``t`` into slot ``t % D``;
-5. ``deliver``: ring-buffer slot ``t % D`` into the receptor rows, cleared.
+5. ``deliver``: ring-buffer slot ``t % D`` into the receptor rows, cleared
+   (not launched when no synapse has a delay and no Poisson input exists:
+   then nothing is ever written to the ring).
 
 State, ring buffer, synapses and the spike machinery stay on the device for
 the whole run (:meth:`DeviceEngine.upload_state` / :meth:`download_state` at
@@ -115,6 +117,9 @@ class DeviceEngine:
         self.post = up(cn.post.astype(np.int32))
         self.weight = up(cn.weight.astype(np.float64))
         self.delay = up(cn.delay.astype(np.uint16))
+        # only delayed synapses and Poisson inputs write to the ring buffer (it is empty after
+        # every step otherwise), so without them no step needs to stream it
+        self.delayed = bool(cn.delay.size and int(cn.delay.max()) > 0)
         # projections in the engine's order: node, then its projections
         self.projections = []
         for nd in range(cn.n_nodes):
@@ -259,7 +264,8 @@ class DeviceEngine:
             if pin_value is not None:
                 self._launch("add_input", stim.pin_slot.size, ring[slot_now], self.pin_slot, pin_value[k],
                              _i64(stim.pin_slot.size))
-            self._launch("deliver", 2 * n_dyn, S, _i64(n_dyn), ring[slot_now], self.rec_row)
+            if self.delayed or pin_value is not None:
+                self._launch("deliver", 2 * n_dyn, S, _i64(n_dyn), ring[slot_now], self.rec_row)
             slot_now = slot_now + 1 if slot_now + 1 < D else 0
         self._copy_back(stim, counts, events, state, step_ptr, out)
 
