@@ -18,9 +18,12 @@ class Projection:
 
     Storage per synapse: ``post`` (int32, local index), ``weight`` (float64, in
     the post model's weight unit, signed as given) and ``delay_steps``
-    (uint16): 14 bytes.  ``indptr[i]:indptr[i+1]`` are the synapses of pre
-    neuron ``i``.  ``receptor`` is EXC, INH or BY_SIGN (weights > 0 excitatory,
-    < 0 inhibitory; conductance models then receive ``|w|``).
+    (uint16): 14 bytes.  A projection whose synapses all have one weight and
+    one delay stores only ``post`` (4 bytes): its ``weight`` and
+    ``delay_steps`` are then read-only views of the one value.
+    ``indptr[i]:indptr[i+1]`` are the synapses of pre neuron ``i``.
+    ``receptor`` is EXC, INH or BY_SIGN (weights > 0 excitatory, < 0
+    inhibitory; conductance models then receive ``|w|``).
 
     The arrays are filled when the network is built; before that only the
     connection specification (``spec``) is held.
@@ -70,7 +73,11 @@ class Projection:
         return w
 
     def bytes_per_synapse(self) -> float:
-        """Memory of the synapse arrays per synapse, including the CSR row pointer."""
+        """Memory of the synapse arrays per synapse, including the CSR row pointer.
+
+        A value shared by every synapse (a read-only view of one number) counts once.
+        """
         self._require_built()
-        total = self.post_index.nbytes + self.weight.nbytes + self.delay_steps.nbytes + self.indptr.nbytes
+        arrays = (self.post_index, self.weight, self.delay_steps, self.indptr)
+        total = sum(a.itemsize if a.ndim and a.strides[0] == 0 else a.nbytes for a in arrays)
         return total / max(self.n_synapses, 1)

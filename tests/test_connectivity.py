@@ -114,3 +114,25 @@ def test_weights_and_delays_from_distributions():
     assert 1.0 <= proj.weight.min() and proj.weight.max() < 2.0
     assert abs(proj.weight.mean() - 1.5) < 0.02
     assert proj.delays(0.1).min() >= 1.0 and proj.delays(0.1).max() <= 3.0
+
+
+def test_uniform_projection_stores_only_its_targets():
+    """One weight and one delay for every synapse: 4 bytes per synapse (plus the row pointer),
+    read-only views of the two values, and the same dense matrix as the values say."""
+    net = ns.Network(dt=0.1)
+    a = net.add_population("a", 300, ns.LIF())
+    uniform = net.connect(a, a, p=0.1, weight=0.5, delay=1.0)
+    varied = net.connect(a, a, p=0.1, weight=ns.Uniform(0.1, 0.2), delay=1.0)
+    net.build(seed=3)
+    n = uniform.n_synapses
+    assert uniform.bytes_per_synapse() == pytest.approx((4 * n + 8 + 2 + 8 * 301) / n)
+    assert varied.bytes_per_synapse() == pytest.approx((14 * varied.n_synapses + 8 * 301) / varied.n_synapses)
+    assert uniform.weight.shape == (n,) and np.all(uniform.weight == 0.5)
+    np.testing.assert_array_equal(uniform.delays(0.1), np.full(n, 1.0))
+    dense = uniform.to_dense()
+    assert dense.sum() == pytest.approx(0.5 * n) and set(np.unique(dense)) <= {0.0, 0.5}
+    with pytest.raises(ValueError, match="read-only"):
+        uniform.weight[0] = 1.0   # would be ignored by the engine: refused instead
+    # per-synapse values stay writable views of the network's arrays
+    assert np.shares_memory(varied.weight, net._compiled.weight)
+    assert not np.shares_memory(uniform.weight, varied.weight)

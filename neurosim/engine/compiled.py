@@ -56,8 +56,8 @@ class CompiledNetwork:
     proj_uniform: np.ndarray       # int64 [Q] first synapse if all weights and delays are equal, else -1
     indptr: np.ndarray             # int64 concatenated row pointers (absolute synapse ids)
     post: np.ndarray               # int32 [n_syn]
-    weight: np.ndarray             # float64 [n_syn]
-    delay: np.ndarray              # uint16 [n_syn]
+    weight: np.ndarray             # float64 [n_syn]; a uniform projection: only at its first synapse (see below)
+    delay: np.ndarray              # uint16 [n_syn]; likewise
     out_degree: np.ndarray         # int64 [n_total] synapses per global neuron
     node_of: np.ndarray            # int32 [n_total]
 
@@ -73,20 +73,36 @@ class CompiledNetwork:
     def ring_size(self) -> int:
         return self.buffer.shape[0]
 
+    def synapse_values(self, q: int, syn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weights (float64) and delays (int64 steps) of synapses ``syn`` of projection ``q``.
+
+        A uniform projection (``proj_uniform[q] >= 0``) stores its weight and
+        delay at its first synapse only; the rest of its range in ``weight``
+        and ``delay`` is never written (and, being calloc'd, holds no memory).
+        """
+        u = int(self.proj_uniform[q])
+        if u < 0:
+            return self.weight[syn], self.delay[syn].astype(np.int64)
+        return np.full(syn.size, self.weight[u]), np.full(syn.size, int(self.delay[u]), dtype=np.int64)
+
 
 def concatenate_projections(projections, node_ids, node_start, n_nodes, n_total):
     """Concatenate built projections into one CSR and give each views into it.
 
     Returns the synapse arrays and per-projection tables of
     :class:`CompiledNetwork`; afterwards every projection's arrays are views
-    into the shared arrays, so each synapse is stored once.
+    into the shared arrays, so each synapse is stored once.  A projection
+    with one weight and one delay writes them at its first synapse only and
+    keeps read-only views of the two values: its share of ``weight`` and
+    ``delay`` (allocated zeroed, so untouched pages cost no memory) is never
+    written, which saves 10 of its 14 bytes per synapse and their writing.
     """
     order = sorted(range(len(projections)), key=lambda q: node_ids[id(projections[q].pre)])
     projections = [projections[q] for q in order]
     n_syn = sum(p.n_synapses for p in projections)
     post = np.empty(n_syn, dtype=np.int32)
-    weight = np.empty(n_syn, dtype=np.float64)
-    delay = np.empty(n_syn, dtype=np.uint16)
+    weight = np.zeros(n_syn, dtype=np.float64)
+    delay = np.zeros(n_syn, dtype=np.uint16)
     indptr = np.empty(sum(p.pre.n + 1 for p in projections), dtype=np.int64)
     ptr_offset = np.empty(len(projections), dtype=np.int64)
     post_base = np.empty(len(projections), dtype=np.int64)
@@ -99,20 +115,24 @@ def concatenate_projections(projections, node_ids, node_start, n_nodes, n_total)
     for q, proj in enumerate(projections):
         k, m = proj.n_synapses, proj.pre.n + 1
         post[s:s + k] = proj.post_index
-        weight[s:s + k] = proj.weight
-        delay[s:s + k] = proj.delay_steps
+        w, d = proj.weight, proj.delay_steps
+        if k and _single_value(w) and _single_value(d):
+            uniform[q] = s
+            weight[s], delay[s] = w[0], d[0]
+            proj.weight = np.broadcast_to(weight[s:s + 1], (k,))
+            proj.delay_steps = np.broadcast_to(delay[s:s + 1], (k,))
+        else:
+            weight[s:s + k] = w
+            delay[s:s + k] = d
+            proj.weight, proj.delay_steps = weight[s:s + k], delay[s:s + k]
         indptr[r:r + m] = proj.indptr + s
-        proj.post_index, proj.weight, proj.delay_steps = post[s:s + k], weight[s:s + k], delay[s:s + k]
+        proj.post_index = post[s:s + k]
         proj.indptr = indptr[r:r + m] - s
         nid = node_ids[id(proj.pre)]
         ptr_offset[q] = r
         post_base[q] = node_start[node_ids[id(proj.post)]]
         receptor[q] = proj.receptor
         magnitude[q] = int(proj.post.model.conductance_based and proj.receptor == BY_SIGN)
-        if k:
-            w, d = proj.weight, proj.delay_steps
-            if w.min() == w.max() and d.min() == d.max():
-                uniform[q] = s
         node_proj_ptr[nid + 1] += 1
         first = int(node_start[nid])
         out_degree[first:first + proj.pre.n] += np.diff(proj.indptr)
@@ -124,3 +144,9 @@ def concatenate_projections(projections, node_ids, node_start, n_nodes, n_total)
         out_degree=out_degree,
     ), projections
 
+
+def _single_value(a: np.ndarray) -> bool:
+    """True if every element of the 1-D array ``a`` equals the first (a broadcast scalar is checked in O(1))."""
+    if a.strides[0] == 0:
+        return True
+    return bool(a.min() == a.max())

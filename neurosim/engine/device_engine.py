@@ -115,8 +115,8 @@ class DeviceEngine:
         self.out_degree = up(cn.out_degree.astype(np.int64))
         self.indptr = up(cn.indptr.astype(np.int64))
         self.post = up(cn.post.astype(np.int32))
-        self.weight = up(cn.weight.astype(np.float64))
-        self.delay = up(cn.delay.astype(np.uint16))
+        self.weight = up(np.ascontiguousarray(cn.weight, dtype=np.float64))
+        self.delay = up(np.ascontiguousarray(cn.delay, dtype=np.uint16))
         # only delayed synapses and Poisson inputs write to the ring buffer (it is empty after
         # every step otherwise), so without them no step needs to stream it
         self.delayed = bool(cn.delay.size and int(cn.delay.max()) > 0)

@@ -84,12 +84,11 @@ def _propagate(cn: CompiledNetwork, spikes, nodes, t) -> None:
     flat = cn.buffer.reshape(-1)
     S_flat = cn.S.reshape(-1)
     for q, syn in spiking_synapses(cn, spikes, nodes):
-        w = cn.weight[syn]
+        w, delay = cn.synapse_values(q, syn)
         rec = np.full(syn.size, cn.proj_receptor[q]) if cn.proj_receptor[q] >= 0 else (w < 0).astype(np.int64)
         if cn.proj_magnitude[q]:
             w = np.abs(w)
         col = cn.proj_post_base[q] + cn.post[syn]
-        delay = cn.delay[syn].astype(np.int64)
         now = delay == 0
         np.add.at(S_flat, cn.pop_receptor_rows[cn.node_of[col[now]], rec[now]] * n_dyn + col[now], w[now])
         later = ~now

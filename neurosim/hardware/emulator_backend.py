@@ -66,7 +66,7 @@ class FixedPointEngine:
         for q, syn in spiking_synapses(cn, spikes, nodes):
             if not syn.size:
                 continue
-            key = cn.delay[syn].astype(np.int64) * n_dyn + cn.proj_post_base[q] + cn.post[syn]
+            key = cn.synapse_values(q, syn)[1] * n_dyn + cn.proj_post_base[q] + cn.post[syn]
             keys, inv = np.unique(key, return_inverse=True)
             sums = np.zeros(keys.size, dtype=np.int64)
             np.add.at(sums, inv, self.q.mantissa[syn])

@@ -264,7 +264,7 @@ def quantize(net, target: HardwareTarget | str = "loihi2", headroom_bits: int = 
         lo = int(cn.indptr[cn.proj_ptr_offset[q]])
         hi = lo + proj.n_synapses
         pq = pops[pop_of_col[cn.proj_post_base[q]]]
-        scaled = cn.weight[lo:hi] * pq.scale * pq.coupling / (1 << ACTIVATION_SHIFT)
+        scaled = np.asarray(proj.weight, dtype=np.float64) * pq.scale * pq.coupling / (1 << ACTIVATION_SHIFT)
         exp_max = prec.weight_exp_max if max_weight_exp is None else min(prec.weight_exp_max, max_weight_exp)
         mant, exp, err = _projection_mantissas(scaled, prec.weight_bits, prec.weight_exp_min, exp_max)
         mantissa[lo:hi] = mant
