@@ -10,7 +10,11 @@ of biological time.  See ``/work/shared/references/benchmarks.md`` sections
 
 Simulators, each (simulator, size, repetition) in a fresh worker subprocess so
 that no state (Brian2's global device, JIT caches in memory, heap) leaks
-between measurements:
+between measurements.  Before the first measurement, neurosim and Brian2
+Cython run once untimed (1 ms, smallest size), so that their on-disk caches
+of compiled code (Numba's, Brian2's Cython extensions) are warm and no
+measured run pays for compiling; Brian2 C++ standalone compiles in every run
+by design, and that is part of its build time:
 
 * ``neurosim``: the Numba backend, ``run(threads=--threads)`` (populations of
   32k neurons or more are advanced on that many threads);
@@ -435,6 +439,11 @@ def main(argv=None) -> None:
 
     info = machine_info(args.threads, simulators)
     env = worker_env(args.threads)
+    # one untimed run of each simulator that keeps compiled code between processes (Numba's cache,
+    # Brian2's Cython extension cache), so no measured run pays for a stale or empty cache
+    for sim in (s for s in simulators if s != "brian2_cpp"):
+        res = measure(sim, min(args.sizes), DT_MS * 10, BASE_SEED, env, args.timeout)
+        print(f"[{sim} warm-up] {res.get('error') or 'done'}", file=sys.stderr, flush=True)
     raw = []
     for n in args.sizes:
         for r in range(args.repeat):          # interleaved, so slow drifts hit every simulator alike

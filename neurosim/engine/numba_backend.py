@@ -192,13 +192,14 @@ def _receptor_and_weight(rec, mag, w):
 @njit(cache=True)
 def _propagate(spikes, shift, indptr, post, weight, delay, rec, mag, uniform, e_off, s_off, lo, width,
                S_flat, ring, slot_now, pend_e, pend_s, n_pending):
-    """Add the synapses of ``spikes`` through one projection (row ``g + shift`` of ``indptr``) to the ring.
+    """Add the synapses of ``spikes`` through one projection (row ``g + shift`` of ``indptr``) to their targets.
 
     Only synapses onto the post neurons ``lo .. lo + width - 1`` (local
     indices) are taken: the caller's partition of the columns (everything
     when one thread delivers).  ``e_off``/``s_off`` hold, per receptor, the
     offset of the post population in a ring-buffer slot and in the flattened
-    ``S``; each event is also appended to its slot's entry list.  The
+    ``S``.  A synapse of delay 0 adds to ``S_flat`` directly; any other adds
+    to its ring-buffer slot and is appended to the slot's entry list.  The
     receptor is the projection's, or set by the weight's sign (``rec < 0``;
     conductances then take ``|w|``).  The slot of a delay is found by adding
     and wrapping once (delays are < D) rather than by a 64-bit modulo;
@@ -334,7 +335,7 @@ def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop
     more, the columns (neurons) are split into ``n_threads`` contiguous
     partitions, each with its own ring-buffer entry lists.  Each thread
     advances its partition's neurons; a step's synaptic events, and the
-    input arriving at its start, are handled by one thread per partition
+    input due at its end, are handled by one thread per partition
     when there are ``min_events`` (:data:`PARALLEL_MIN_EVENTS`) or more, and
     partition after partition otherwise.  Each target still receives its
     events in the serial order, so the results do not depend on the thread
