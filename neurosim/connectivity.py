@@ -81,23 +81,26 @@ def _skip_rows(u, inv_log_q, n_rows, n_choices, skip_self, post, indptr, r, j, m
 
     The walk is at row ``r``, candidate ``j`` (the last one taken or skipped
     in that row, -1 at a row's start), with ``m`` targets written so far.
-    Each uniform gives the gap to the next connected candidate,
-    ``floor(log(u) / log(1 - p))`` (geometric: P(gap >= g) = (1 - p)^g); a
-    candidate past ``n_choices`` ends the row.  With ``skip_self`` candidate
-    ``j`` of row ``r`` is post ``j + (j >= r)``.  Returns ``(r, j, m)`` where
-    it stopped: out of uniforms, out of room in ``post``, or at the end.
+    Each uniform gives the number of candidates skipped before the next
+    connected one, ``floor(log(u) / log(1 - p))`` (geometric: P(skip >= g) =
+    (1 - p)^g); a candidate past ``n_choices`` ends the row (tested before
+    the conversion to an integer, which could overflow for tiny ``p``).  With
+    ``skip_self`` candidate ``j`` of row ``r`` is post ``j + (j >= r)``.
+    Returns ``(r, j, m)`` where it stopped: out of uniforms, out of room in
+    ``post``, or at the end.
     """
     k = 0
     while r < n_rows:
         if k == u.shape[0] or m == post.shape[0]:
             return r, j, m
-        j += 1 + int(math.log(u[k]) * inv_log_q)
+        skip = math.log(u[k]) * inv_log_q
         k += 1
-        if j >= n_choices:
+        if skip >= n_choices - 1 - j:
             r += 1
             indptr[r] = m
             j = -1
         else:
+            j += 1 + int(skip)
             post[m] = j + 1 if skip_self and j >= r else j
             m += 1
     return r, j, m
@@ -115,6 +118,8 @@ def fixed_probability(
     if not (0.0 <= p <= 1.0):
         raise ValueError(f"connection probability p must be in [0, 1], got {p}")
     n_choices = n_post if allow_self else n_post - 1
+    if p == 0.0:
+        return np.zeros(n_pre + 1, dtype=np.int64), np.zeros(0, dtype=np.int32)
     if p > _DENSE_P or n_pre * n_post <= _DENSE_PAIR_LIMIT:
         posts, counts = [], []
         rows_per_chunk = max(1, _DENSE_CHUNK // max(n_post, 1))

@@ -56,6 +56,13 @@ def test_sparse_fixed_probability_does_not_depend_on_the_uniform_chunk(monkeypat
     np.testing.assert_array_equal(first[1], second[1])
 
 
+@pytest.mark.parametrize("p", [0.0, 1e-300, 1e-9])
+def test_sparse_fixed_probability_with_vanishing_p(p):
+    """No synapse (and no overflow of the gap) when p is 0 or far below 1 / (number of pairs)."""
+    indptr, post = connectivity.fixed_probability(2000, 3000, p, True, np.random.default_rng(0))
+    assert indptr.shape == (2001,) and not indptr.any() and post.size == 0
+
+
 @pytest.mark.parametrize("n", [50, 5000])
 def test_no_self_connections(n):
     rng = np.random.default_rng(1)
