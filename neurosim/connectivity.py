@@ -50,29 +50,66 @@ def one_to_one(n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
     return np.arange(n_pre + 1, dtype=np.int64), np.arange(n_post, dtype=np.int32)
 
 
-def _distinct_per_row(rng: np.random.Generator, counts: np.ndarray, n_choices: int
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """For row r draw counts[r] distinct values in [0, n_choices), uniformly.
+def _distinct_rows(rng: np.random.Generator, n_rows: int, k: int, n_choices: int) -> np.ndarray:
+    """``n_rows`` rows of ``k`` distinct values in [0, n_choices), each row a uniform subset.
 
-    Draws with replacement, then redraws each duplicate until none is left:
-    exact rejection sampling of a uniform subset.  Rows and values are packed
-    into one int64 key per draw so a single (stable, nearly linear on the
-    row-sorted keys) sort groups rows and exposes duplicates.  Returns
-    ``(rows, values)``: the row of each value and the values grouped by row,
-    ascending within rows.
+    Values are drawn one by one and a value the row already has is drawn
+    again (:func:`_distinct_walk`): sampling without replacement, so each
+    k-subset is equally likely; rows are not sorted.  For ``k`` above half
+    of ``n_choices`` the values left out are drawn instead (then at least
+    half of all draws are kept).  Returns an int64 array ``[n_rows, k]``.
     """
-    rows = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
-    base = rows * n_choices
-    key = rng.integers(0, n_choices, rows.size, dtype=np.int64)
-    key += base
-    key.sort(kind="stable")
-    while True:
-        dup = np.flatnonzero(key[1:] == key[:-1]) + 1
-        if dup.size == 0:
-            key -= base
-            return rows, key
-        key[dup] = (key[dup] // n_choices) * n_choices + rng.integers(0, n_choices, dup.size, dtype=np.int64)
-        key.sort(kind="stable")
+    if 2 * k > n_choices:
+        keep = np.ones((n_rows, n_choices), dtype=bool)
+        left_out = _distinct_rows(rng, n_rows, n_choices - k, n_choices)
+        keep[np.arange(n_rows)[:, None], left_out] = False
+        return np.nonzero(keep)[1].reshape(n_rows, k).astype(np.int64)
+    out = np.empty((n_rows, k), dtype=np.int64)
+    taken = np.zeros(n_choices, dtype=np.bool_)
+    row = filled = 0
+    while row < n_rows and k > 0:
+        draws = rng.integers(0, n_choices, _UNIFORM_CHUNK, dtype=np.int64)
+        row, filled = _distinct_walk(draws, k, taken, out, row, filled)
+    return out
+
+
+@njit(cache=True)
+def _distinct_walk(draws, k, taken, out, row, filled):
+    """Continue filling ``out`` row by row with the ``draws`` not yet in the row (``taken`` marks them).
+
+    The walk is at ``row``, with ``filled`` values of it chosen; returns
+    where it stopped (out of draws, or past the last row).  A finished
+    row's marks are cleared, so ``taken`` costs O(k) per row, not O(n_choices).
+    """
+    for x in draws:
+        if row == out.shape[0]:
+            break
+        if not taken[x]:
+            taken[x] = True
+            out[row, filled] = x
+            filled += 1
+            if filled == k:
+                for t in range(k):
+                    taken[out[row, t]] = False
+                row += 1
+                filled = 0
+    return row, filled
+
+
+@njit(cache=True)
+def _group_by_pre(pre, n_pre, indptr, post):
+    """CSR by pre of the pairs (``pre[j, :]``, j): counting sort, posts ascending within each pre."""
+    for j in range(pre.shape[0]):
+        for i in range(pre.shape[1]):
+            indptr[pre[j, i] + 1] += 1
+    for i in range(n_pre):
+        indptr[i + 1] += indptr[i]
+    cursor = indptr[:-1].copy()
+    for j in range(pre.shape[0]):
+        for i in range(pre.shape[1]):
+            v = pre[j, i]
+            post[cursor[v]] = j
+            cursor[v] += 1
 
 
 @njit(cache=True)
@@ -158,11 +195,12 @@ def fixed_indegree(
             f"fixed in-degree k must be in [0, {n_choices}] for {n_pre} pre neurons"
             f"{'' if allow_self else ' without self-connections'}, got {k}"
         )
-    counts = np.full(n_post, k, dtype=np.int64)
-    post, pre = _distinct_per_row(rng, counts, n_choices)
+    pre = _distinct_rows(rng, n_post, k, n_choices)
     if not allow_self:
-        pre += pre >= post
-    indptr, post, _ = sort_by_pre(pre, post, n_pre)
+        pre += pre >= np.arange(n_post)[:, None]
+    indptr = np.zeros(n_pre + 1, dtype=np.int64)
+    post = np.empty(n_post * k, dtype=np.int32)
+    _group_by_pre(pre, n_pre, indptr, post)
     return indptr, post
 
 

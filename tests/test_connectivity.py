@@ -85,6 +85,22 @@ def test_fixed_indegree_distinct_sources():
         connectivity.fixed_indegree(30, 10, 30, False, np.random.default_rng(0))
 
 
+@pytest.mark.parametrize("k", [10, 40])
+def test_fixed_indegree_sources_are_uniform_subsets(k):
+    """Each post's k sources are a uniform k-subset of the 50 pre neurons (k = 40 draws the 10 left out):
+    every pre neuron is chosen equally often, and a given pair of pre neurons feeds the same post with
+    probability k (k - 1) / (50 * 49)."""
+    n_pre, n_post = 50, 6000
+    pre, post = _pairs(*connectivity.fixed_indegree(n_pre, n_post, k, True, np.random.default_rng(7)))
+    assert np.all(np.bincount(post, minlength=n_post) == k)
+    assert stats.chisquare(np.bincount(pre, minlength=n_pre)).pvalue > 1e-4
+    has = np.zeros((n_post, n_pre), dtype=bool)
+    has[post, pre] = True
+    both = np.mean(has[:, 3] & has[:, 17])
+    expected = k * (k - 1) / (n_pre * (n_pre - 1))
+    assert abs(both - expected) < 5 * np.sqrt(expected * (1 - expected) / n_post)
+
+
 def test_all_to_all_and_one_to_one():
     pre, post = _pairs(*connectivity.all_to_all(3, 4, True))
     assert pre.size == 12
