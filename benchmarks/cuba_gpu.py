@@ -88,7 +88,7 @@ def bytes_per_event(net, steps: int, events: int) -> float:
     """Estimated DRAM bytes moved per synaptic event (see the module docstring)."""
     cn = net._compiled
     n_dyn, n_total, rows = cn.n_dyn, int(cn.node_start[-1]), cn.S.shape[0]
-    ring = bool(net.poisson_inputs) or bool(cn.delay.size and int(cn.delay.max()) > 0)  # delivery launched
+    ring = bool(net.poisson_inputs) or cn.max_delay_steps > 0  # delivery launched
     per_step = (2 * 8 * rows * n_dyn        # neuron update: every state value read and written
                 + (4 + 8 + 1) * n_dyn       # ... its population, drive and fired flag
                 + 2 * 2 * 8 * n_dyn * ring  # delivery: read and clear one ring slot (2 receptors)

@@ -73,6 +73,12 @@ class CompiledNetwork:
     def ring_size(self) -> int:
         return self.buffer.shape[0]
 
+    @property
+    def max_delay_steps(self) -> int:
+        """Largest synaptic delay in steps (0 without synapses); the ring buffer is written only if > 0 or
+        the network has Poisson inputs."""
+        return int(self.delay.max(initial=0))
+
     def synapse_values(self, q: int, syn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Weights (float64) and delays (int64 steps) of synapses ``syn`` of projection ``q``.
 

@@ -119,7 +119,7 @@ class DeviceEngine:
         self.delay = up(np.ascontiguousarray(cn.delay, dtype=np.uint16))
         # only delayed synapses and Poisson inputs write to the ring buffer (it is empty after
         # every step otherwise), so without them no step needs to stream it
-        self.delayed = bool(cn.delay.size and int(cn.delay.max()) > 0)
+        self.delayed = cn.max_delay_steps > 0
         # projections in the engine's order: node, then its projections
         self.projections = []
         for nd in range(cn.n_nodes):

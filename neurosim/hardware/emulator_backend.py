@@ -46,7 +46,7 @@ class FixedPointEngine:
         self.bias_per_mv = pick(lambda p: p.bias_per_mv)
         self.v = np.rint(self.scale * (cn.S[0] - self.v_reset)).astype(np.int64)
         self.u = np.rint(self.scale * self.coupling * (cn.S[1] + cn.S[2])).astype(np.int64)
-        self.ring = int(cn.delay.max(initial=0)) + 2
+        self.ring = cn.max_delay_steps + 2
         self.a_buf = np.zeros((self.ring, n), dtype=np.int64)
         self.bias_clipped = 0
 

@@ -245,8 +245,8 @@ def quantize(net, target: HardwareTarget | str = "loihi2", headroom_bits: int = 
                          "(a spiking input population) instead")
     cn = net._compiled
     max_delay = min(target.features.max_delay_steps, MAX_DELAY)
-    if cn.delay.size and int(cn.delay.max()) > max_delay:
-        raise ValueError(f"a synaptic delay of {int(cn.delay.max())} steps exceeds target '{target.name}''s "
+    if cn.max_delay_steps > max_delay:
+        raise ValueError(f"a synaptic delay of {cn.max_delay_steps} steps exceeds target '{target.name}''s "
                          f"maximum of {max_delay} steps")
     prec = target.precision
     pops = []
