@@ -10,13 +10,18 @@ size, in this process:
   device synchronised at the end (the run's copy-back already does);
 * ``cpu_s``: the same on the Numba backend (``--cpu-max`` neurons at most,
   since large CPU runs take minutes), and ``speedup = cpu_s / gpu_s``;
+* ``kernels_s`` and ``graph_gain`` (with ``--compare-launches``): the GPU
+  run with every kernel launched one by one, and its time over ``gpu_s``
+  (each step's launches are otherwise recorded once as a CUDA graph and
+  replayed);
 * ``events_per_s``: synaptic events (sum over spikes of the out-degree) / gpu_s;
 * ``bytes_per_event``: an estimate of the DRAM traffic per synaptic event,
-  ``(traffic of the neuron, delivery (when launched) and compaction passes per step x steps +
+  ``(traffic of the neuron and delivery (when launched) passes per step x steps +
   synapse traffic per event x events) / events`` with 8 bytes per state
   value read and written, 4+8+2 bytes per synapse read (post, weight, delay;
   4 for a uniform projection) and an 8-byte atomic read-modify-write (16
-  bytes) per event;
+  bytes) per event (a spike's own bookkeeping, about 30 bytes, is left out:
+  a spike has 80 events);
 * ``bandwidth_fraction``: ``bytes_per_event x events_per_s`` over the GPU's
   peak memory bandwidth (from the device's memory clock and bus width, or
   ``--bandwidth`` in GB/s), i.e. how close the run is to the bound set by
@@ -55,6 +60,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="largest N also run on the CPU (Numba) for the speed-up (default 256000; 0: none)")
     p.add_argument("--bandwidth", type=float, default=None,
                    help="peak GPU memory bandwidth in GB/s (default: from the device's attributes)")
+    p.add_argument("--compare-launches", action="store_true",
+                   help="also run every size with the kernels launched one by one instead of replaying "
+                        "each step's CUDA graph, and report the ratio (what the graphs save)")
     p.add_argument("--json", type=Path, default=None, help="write the results to this JSON file")
     args = p.parse_args(argv)
     if any(n < 100 for n in args.sizes):
@@ -87,19 +95,21 @@ def peak_bandwidth_gbs() -> float:
 def bytes_per_event(net, steps: int, events: int) -> float:
     """Estimated DRAM bytes moved per synaptic event (see the module docstring)."""
     cn = net._compiled
-    n_dyn, n_total, rows = cn.n_dyn, int(cn.node_start[-1]), cn.S.shape[0]
+    n_dyn, rows = cn.n_dyn, cn.S.shape[0]
     ring = bool(net.poisson_inputs) or cn.max_delay_steps > 0  # delivery launched
     per_step = (2 * 8 * rows * n_dyn        # neuron update: every state value read and written
-                + (4 + 8 + 1) * n_dyn       # ... its population, drive and fired flag
-                + 2 * 2 * 8 * n_dyn * ring  # delivery: read and clear one ring slot (2 receptors)
-                + 2 * n_total               # compaction: fired and record masks
-                + 8 * 8 * (n_total // 64))  # tile counts and their prefix sums (4 uint64 arrays, r+w)
+                + (4 + 8 * bool(net.currents)) * n_dyn  # ... its population and drive (read only with currents)
+                + 2 * 2 * 8 * n_dyn * ring)  # delivery: read and clear one ring slot (2 receptors)
     uniform = all(int(u) >= 0 for u in cn.proj_uniform)
     per_event = (4 if uniform else 14) + 16  # synapse read + atomic read-modify-write of a double
     return (per_step * steps + per_event * events) / max(events, 1)
 
 
-def run_one(model: str, n: int, duration: float, backend: str) -> dict:
+def run_one(model: str, n: int, duration: float, backend: str, graphs: bool = True) -> dict:
+    """One timed run; ``graphs=False``: the GPU backend launches its kernels one by one."""
+    if backend == "cupy":
+        from neurosim.engine.cupy_backend import default_device
+        default_device().graphs = graphs
     net = _script(model).build(n=n)
     net.run(net.dt, seed=1, backend=backend, progress=False)  # build, compile, upload; one step
     start = time.perf_counter()
@@ -124,7 +134,7 @@ def main(argv=None) -> int:
     name = name.decode() if isinstance(name, bytes) else name
     print(f"GPU: {name}, peak memory bandwidth {bandwidth:.0f} GB/s; {args.duration:g} ms per run, fan-in {FAN_IN}")
     header = (f"{'model':5} {'N':>9} {'gpu [s]':>9} {'events/s':>10} {'B/event':>8} {'of BW':>6} "
-              f"{'cpu [s]':>9} {'speed-up':>8} {'rate [Hz]':>9}")
+              f"{'cpu [s]':>9} {'speed-up':>8} {'rate [Hz]':>9}" + (f" {'graphs':>6}" if args.compare_launches else ""))
     print(header)
     results = []
     for model in args.models:
@@ -133,13 +143,17 @@ def main(argv=None) -> int:
             eps = gpu["events"] / gpu["wall_s"]
             frac = gpu["bytes_per_event"] * eps / (bandwidth * 1e9)
             row = dict(gpu, events_per_s=eps, bandwidth_gbs=bandwidth, bandwidth_fraction=frac)
+            if args.compare_launches:
+                one_by_one = run_one(model, n, args.duration, "cupy", graphs=False)
+                row.update(kernels_s=one_by_one["wall_s"], graph_gain=one_by_one["wall_s"] / gpu["wall_s"])
             if n <= args.cpu_max:
                 cpu = run_one(model, n, args.duration, "numba")
                 row.update(cpu_s=cpu["wall_s"], speedup=cpu["wall_s"] / gpu["wall_s"])
             results.append(row)
             cpu_txt = f"{row['cpu_s']:9.3f} {row['speedup']:8.2f}" if "cpu_s" in row else f"{'-':>9} {'-':>8}"
+            gain_txt = f" {row['graph_gain']:6.2f}" if "graph_gain" in row else ""
             print(f"{model:5} {n:9d} {gpu['wall_s']:9.3f} {eps:10.3g} {gpu['bytes_per_event']:8.1f} "
-                  f"{frac:6.1%} {cpu_txt} {gpu['rate_hz']:9.2f}", flush=True)
+                  f"{frac:6.1%} {cpu_txt} {gpu['rate_hz']:9.2f}{gain_txt}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(dict(device=name, duration_ms=args.duration, results=results), indent=1))
     return 0

@@ -11,7 +11,8 @@
 #
 #   env.txt           nvidia-smi, Python and package versions
 #   gpu_tests.txt     pytest -m gpu: tests/test_cupy_backend.py, tests/test_cuda_training_emulation.py
-#   cuba_gpu.*        benchmarks/cuba_gpu.py: CUBA and COBA, 4k ... 4M neurons, 1 s each
+#   cuba_gpu.*        benchmarks/cuba_gpu.py: CUBA and COBA, 4k ... 4M neurons, 1 s each,
+#                     CUDA graphs against kernel-by-kernel launches
 #   train_gpu.*       benchmarks/train_vs_snntorch.py --device cuda
 #
 # Limits (seconds) can be changed with GPU_TESTS_S, CUBA_S, TRAIN_S; sizes with
@@ -62,6 +63,6 @@ step gpu_tests "${GPU_TESTS_S:-180}" "$python" -m pytest -q -m gpu -p no:cachepr
     tests/test_cupy_backend.py tests/test_cuda_training_emulation.py
 # shellcheck disable=SC2086  # CUBA_SIZES is a list of sizes
 step cuba_gpu "${CUBA_S:-240}" "$python" benchmarks/cuba_gpu.py \
-    --sizes ${CUBA_SIZES:-4000 64000 256000 1024000 4096000} --json "$out/cuba_gpu.json"
+    --sizes ${CUBA_SIZES:-4000 64000 256000 1024000 4096000} --compare-launches --json "$out/cuba_gpu.json"
 step train_gpu "${TRAIN_S:-120}" "$python" benchmarks/train_vs_snntorch.py --device cuda \
     --threads 16 --json "$out/train_gpu.json"

@@ -9,7 +9,9 @@
 // become globals, and every kernel gets an exported launcher
 // `launch_<kernel>(grid, block, void** args)` (args as in cuLaunchKernel: one
 // pointer per argument, pointing at its value) that runs thread (b, t) for
-// b = 0 .. grid-1, t = 0 .. block-1 serially, in that order.  Atomics are
+// b = 0 .. grid-1, t = 0 .. block-1 serially, in that order (in the opposite
+// order with -DNEUROSIM_CPU_REVERSE_ORDER, to test that results do not depend on
+// the order in which a GPU's threads arrive).  Atomics are
 // plain read-modify-writes, so the order in which threads add into a target
 // is the thread index order: deterministic, unlike a GPU (see docs/gpu.md).
 // The kernels never synchronise inside a block (no __syncthreads, no shared
@@ -65,8 +67,13 @@ void launch(void (*kernel)(A...), unsigned int grid, unsigned int block, void** 
 {
     gridDim = dim3{grid, 1, 1};
     blockDim = dim3{block, 1, 1};
-    for (unsigned int b = 0; b < grid; ++b) {
-        for (unsigned int t = 0; t < block; ++t) {
+    for (unsigned int bb = 0; bb < grid; ++bb) {
+        for (unsigned int tt = 0; tt < block; ++tt) {
+#ifdef NEUROSIM_CPU_REVERSE_ORDER
+            unsigned int b = grid - 1 - bb, t = block - 1 - tt;
+#else
+            unsigned int b = bb, t = tt;
+#endif
             blockIdx = dim3{b, 0, 0};
             threadIdx = dim3{t, 0, 0};
             call_packed(kernel, args, std::index_sequence_for<A...>{});

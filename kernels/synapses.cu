@@ -1,22 +1,30 @@
 // Synaptic input: delivery of a ring-buffer slot into the receptor rows, the
-// event-driven scatter of spiking neurons' synapses into the ring buffer, and
-// host-drawn Poisson input.
+// event-driven scatter of spiking neurons' synapses into the ring buffer (and,
+// for delay 0, straight into the state), and host-drawn Poisson input.
 //
 // The ring buffer is float64 [D, 2, n_dyn]: slot, receptor (0 exc, 1 inh),
-// column.  Several synapses (and Poisson inputs) may add into one entry in the
-// same step: they use atomicAdd on double.  On a GPU the order of those
-// additions is not fixed, so a sum of k terms may differ from the CPU's
-// in-order sum by at most (k - 1) * eps * sum |w| (docs/gpu.md); the CPU
-// emulation runs threads in index order and reproduces the CPU backends bit
-// for bit.
+// column; the current step's slot is clock[1] (spike_list.cuh).  Several
+// synapses (and Poisson inputs) may add into one entry in the same step: they
+// use atomicAdd on double.  On a GPU the order of those additions is not
+// fixed, so a sum may differ from the CPU's in-order sum within the bound
+// docs/gpu.md derives; the CPU emulation runs threads in index order and
+// reproduces the CPU backends bit for bit.
 #include "common.cuh"
 
-// Thread e < 2 n_dyn: add slot[e] (receptor e / n_dyn, column e % n_dyn) to its
-// state row rec_row[e] when nonzero, and clear the entry.
-extern "C" __global__ void deliver(double* S, long long n_dyn, double* slot, const int* rec_row)
+// The ring-buffer slot of the current step: slot clock[1] of ring [D, 2, n_dyn].
+__device__ inline double* current_slot(double* ring, const long long* clock, long long n_dyn)
+{
+    return ring + clock[1] * 2 * n_dyn;
+}
+
+// Thread e < 2 n_dyn: add entry e of the current slot (receptor e / n_dyn,
+// column e % n_dyn) to its state row rec_row[e] when nonzero, and clear it.
+extern "C" __global__ void deliver(double* S, long long n_dyn, double* ring, const long long* clock,
+                                   const int* rec_row)
 {
     long long e = thread_index();
     if (e >= 2 * n_dyn) return;
+    double* slot = current_slot(ring, clock, n_dyn);
     double x = slot[e];
     if (x != 0.0) {
         long long col = e < n_dyn ? e : e - n_dyn;
@@ -26,52 +34,61 @@ extern "C" __global__ void deliver(double* S, long long n_dyn, double* slot, con
 }
 NEUROSIM_CPU_LAUNCHER(deliver)
 
-// One projection, thread j < *n_spikes: if spike spikes[j] is a neuron of the
-// projection's pre node [pre_start, pre_stop), add each of its synapses (CSR row
-// ptr_offset + g - pre_start of indptr, in order) to the target receptor: a
-// synapse of delay 0 straight to its state row in S (rec_row, as in deliver),
-// any other to slot (slot_now + delay) % D.  receptor < 0: by the weight's sign
-// (magnitude != 0: conductances take |w|).  uniform >= 0: every synapse has the
-// weight and delay of synapse `uniform` (only post indices are read).
-extern "C" __global__ void propagate(const long long* spikes, const unsigned long long* n_spikes,
-                                     long long pre_start, long long pre_stop, long long ptr_offset,
+// One projection, whose pre node `node` holds neurons [pre_start, ...): the
+// node's spikes of step k = clock[0] are spikes[pre_start ... pre_start +
+// counts[k, node]) (spike_list.cuh).  Thread j handles a run of consecutive
+// spikes of that list (one spike per thread when the launch has enough
+// threads), and for each adds its synapses (CSR row ptr_offset + g - pre_start
+// of indptr, in order) to their target receptor: a synapse of delay 0 straight
+// to its state row in S (rec_row, as in deliver), any other to slot
+// (clock[1] + delay) % D.  receptor < 0: by the weight's sign (magnitude != 0:
+// conductances take |w|).  uniform >= 0: every synapse has the weight and delay
+// of synapse `uniform` (only post indices are read).
+extern "C" __global__ void propagate(const int* spikes, const unsigned long long* counts, const long long* clock,
+                                     long long n_nodes, long long node, long long pre_start, long long ptr_offset,
                                      const long long* indptr, const int* post, const double* weight,
                                      const unsigned short* delay, int receptor, int magnitude, long long uniform,
-                                     long long post_base, long long n_dyn, long long slot_now, long long D,
+                                     long long post_base, long long n_dyn, long long D,
                                      double* ring, double* S, const int* rec_row)
 {
-    long long j = thread_index();
-    if ((unsigned long long)j >= n_spikes[0]) return;
-    long long g = spikes[j];
-    if (g < pre_start || g >= pre_stop) return;
-    long long row = ptr_offset + (g - pre_start);
-    for (long long syn = indptr[row]; syn < indptr[row + 1]; ++syn) {
-        long long s = uniform >= 0 ? uniform : syn;
-        double w = weight[s];
-        int r = receptor;
-        if (r < 0) {
-            r = w < 0.0 ? 1 : 0;
-            if (magnitude && w < 0.0) w = -w;
+    long long n_spikes = (long long)counts[clock[0] * n_nodes + node];
+    long long threads = (long long)gridDim.x * (long long)blockDim.x;
+    long long per_thread = (n_spikes + threads - 1) / threads;
+    long long first = thread_index() * per_thread;
+    long long last = first + per_thread < n_spikes ? first + per_thread : n_spikes;
+    long long slot_now = clock[1];
+    for (long long j = first; j < last; ++j) {
+        long long row = ptr_offset + ((long long)spikes[pre_start + j] - pre_start);
+        for (long long syn = indptr[row]; syn < indptr[row + 1]; ++syn) {
+            long long s = uniform >= 0 ? uniform : syn;
+            double w = weight[s];
+            int r = receptor;
+            if (r < 0) {
+                r = w < 0.0 ? 1 : 0;
+                if (magnitude && w < 0.0) w = -w;
+            }
+            long long col = post_base + post[syn];
+            if (delay[s] == 0) {
+                atomicAdd(S + (long long)rec_row[r * n_dyn + col] * n_dyn + col, w);
+                continue;
+            }
+            long long slot = slot_now + (long long)delay[s];
+            if (slot >= D) slot -= D;
+            atomicAdd(ring + (slot * 2 + r) * n_dyn + col, w);
         }
-        long long col = post_base + post[syn];
-        if (delay[s] == 0) {
-            atomicAdd(S + (long long)rec_row[r * n_dyn + col] * n_dyn + col, w);
-            continue;
-        }
-        long long slot = slot_now + (long long)delay[s];
-        if (slot >= D) slot -= D;
-        atomicAdd(ring + (slot * 2 + r) * n_dyn + col, w);
     }
 }
 NEUROSIM_CPU_LAUNCHER(propagate)
 
-// Thread m < count: add the host-drawn Poisson input values[m] (when nonzero)
-// into entry pin_slot[m] (receptor * n_dyn + column) of the current slot.
-extern "C" __global__ void add_input(double* slot, const long long* pin_slot, const double* values, long long count)
+// Thread m < count: add the host-drawn Poisson input of step k = clock[0],
+// values[k * count + m] (when nonzero), into entry pin_slot[m] (receptor * n_dyn
+// + column) of the current slot.
+extern "C" __global__ void add_input(double* ring, const long long* clock, long long n_dyn,
+                                     const long long* pin_slot, const double* values, long long count)
 {
     long long m = thread_index();
     if (m >= count) return;
-    double x = values[m];
-    if (x != 0.0) atomicAdd(slot + pin_slot[m], x);
+    double x = values[clock[0] * count + m];
+    if (x != 0.0) atomicAdd(current_slot(ring, clock, n_dyn) + pin_slot[m], x);
 }
 NEUROSIM_CPU_LAUNCHER(add_input)

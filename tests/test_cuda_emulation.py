@@ -1,7 +1,6 @@
 """The GPU backend without a GPU: the real kernels/*.cu compiled with g++ and run
 thread by thread (neurosim.engine.cuda_emulator), driven by the GPU backend's
 own host code, must reproduce the NumPy reference bit for bit."""
-import collections
 import functools
 import shutil
 from pathlib import Path
@@ -159,32 +158,20 @@ def test_model_scripts_identical(emulated, name):
         np.testing.assert_array_equal(a, b)
 
 
-class _CountingDevice:
-    """An emulated device that counts the launches of each kernel."""
-
-    def __init__(self, device):
-        self._device = device
-        self.launches = collections.Counter()
-
-    def kernel(self, name):
-        launch = self._device.kernel(name)
-
-        def counted(grid, block, args):
-            self.launches[name] += 1
-            launch(grid, block, args)
-        return counted
-
-    def __getattr__(self, name):
-        return getattr(self._device, name)
+@pytest.fixture
+def counted(emulated_device, monkeypatch):
+    """Backend 'counted': as 'cuda-emulated'; the test reads the device's launch counts."""
+    monkeypatch.setitem(network.BACKENDS, "counted", cupy_backend.run_chunk)
+    monkeypatch.setitem(network.SESSIONS, "counted", functools.partial(cupy_backend.session, device=emulated_device))
+    emulated_device.launches.clear()
+    return emulated_device
 
 
 @pytest.mark.parametrize("extra,delivered", [(None, False), ("delay", True), ("poisson", True)])
-def test_delivery_is_launched_only_when_the_ring_is_written(emulated_device, monkeypatch, extra, delivered):
+def test_delivery_is_launched_only_when_the_ring_is_written(counted, extra, delivered):
     """CUBA has neither delayed synapses nor Poisson input: no step streams the ring buffer, and the
-    results stay those of the NumPy reference; either one brings the per-step delivery back."""
-    device = _CountingDevice(emulated_device)
-    monkeypatch.setitem(network.BACKENDS, "counted", cupy_backend.run_chunk)
-    monkeypatch.setitem(network.SESSIONS, "counted", functools.partial(cupy_backend.session, device=device))
+    results stay those of the NumPy reference; either one brings the per-step delivery back.
+    Every step replays the same recorded launches: one end_step and one propagate per projection."""
     script = load_script(REPO / "models" / "cuba.py")
     runs = []
     for backend in ("numpy", "counted"):
@@ -198,8 +185,59 @@ def test_delivery_is_launched_only_when_the_ring_is_written(emulated_device, mon
         runs.append((mon.times, mon.indices, net._compiled.S.copy(), net._compiled.buffer.copy()))
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
-    assert device.launches["propagate"] > 0
-    assert device.launches["deliver"] == (200 if delivered else 0)
+    n_proj = 5 if extra == "delay" else 4  # exc and inh, each to exc and inh (and the delayed one)
+    assert counted.launches["end_step"] == counted.launches["advance_neurons"] == 200
+    assert counted.launches["propagate"] == 200 * n_proj
+    assert counted.launches["deliver"] == (200 if delivered else 0)
+
+
+def test_launches_one_by_one_without_graphs(emulated_device, monkeypatch):
+    """A device that records no graphs gets the same launches issued step by step: same results."""
+    from neurosim.engine.cuda_emulator import CpuEmulatedDevice
+    device = CpuEmulatedDevice(block=emulated_device.block, library=emulated_device.library, graphs=False)
+    monkeypatch.setitem(network.BACKENDS, "eager", cupy_backend.run_chunk)
+    monkeypatch.setitem(network.SESSIONS, "eager", functools.partial(cupy_backend.session, device=device))
+    for model, w_e, w_i in (MODELS[0], MODELS[3]):
+        ref = mixed_network(model, w_e, w_i, backend="numpy", duration=60.0)
+        emu = mixed_network(model, w_e, w_i, backend="eager", duration=60.0)
+        for a, b in zip(outputs(*ref[1:]), outputs(*emu[1:])):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(ref[0]._compiled.S, emu[0]._compiled.S)
+    assert device.launches["end_step"] == 2 * 600
+
+
+@pytest.mark.parametrize("name", ["cuba", "coba"])
+def test_threads_in_any_order_give_the_same_results(tmp_path_factory, monkeypatch, name):
+    """With every launch's threads run last to first, spikes enter each node's list (and the record
+    buffer) in descending order, as a GPU may deliver them: recorded spikes, counts and, for these
+    equal-weight projections, the state are still exactly the NumPy reference's."""
+    from neurosim.engine.cuda_emulator import CpuEmulatedDevice, build_library
+    device = CpuEmulatedDevice(block=32, library=build_library(tmp_path_factory.mktemp("reverse"), reverse_order=True))
+    monkeypatch.setitem(network.BACKENDS, "reversed", cupy_backend.run_chunk)
+    monkeypatch.setitem(network.SESSIONS, "reversed", functools.partial(cupy_backend.session, device=device))
+    script = load_script(REPO / "models" / f"{name}.py")
+    runs = []
+    for backend in ("numpy", "reversed"):
+        net = script.build(n=500)
+        exc, inh = net.monitor_spikes(net.nodes["exc"]), net.monitor_spikes(net.nodes["inh"])
+        rate = net.monitor_rate(net.nodes["exc"])
+        net.run(40.0, seed=3, backend=backend, progress=False)
+        runs.append((exc.times, exc.indices, inh.times, inh.indices, rate.counts, net._compiled.S.copy()))
+    assert runs[0][0].size > 50 and np.any(np.diff(runs[0][0]) == 0)  # steps with several spikes
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_threads_that_take_several_spikes(emulated, monkeypatch):
+    """propagate with fewer threads than spikes: each thread takes a run of consecutive spikes."""
+    from neurosim.engine import device_engine
+    monkeypatch.setattr(device_engine, "PROPAGATE_THREADS", 3)
+    model, w_e, w_i = MODELS[1]
+    ref = mixed_network(model, w_e, w_i, backend="numpy", duration=60.0)
+    emu = mixed_network(model, w_e, w_i, backend=emulated, duration=60.0)
+    for a, b in zip(outputs(*ref[1:]), outputs(*emu[1:])):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(ref[0]._compiled.S, emu[0]._compiled.S)
 
 
 def test_spike_record_grows_when_full(emulated, monkeypatch):
@@ -245,3 +283,24 @@ def test_cupy_backend_without_gpu_is_a_clear_error():
     net.add_population("a", 3, ns.LIF())
     with pytest.raises(RuntimeError, match=r"backend='cupy' needs .*backend='auto'"):
         net.run(1.0, backend="cupy", progress=False)
+
+
+def test_a_refused_graph_capture_falls_back_to_launches_one_by_one():
+    """Where the driver refuses to record a graph, the GPU backend says so once and launches
+    kernel by kernel from then on (without a GPU: a stream that refuses every capture)."""
+    class RefusingStream:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def begin_capture(self):
+            raise RuntimeError("cudaErrorStreamCaptureUnsupported")
+
+    device = object.__new__(cupy_backend.CupyDevice)
+    device.stream, device.graphs = RefusingStream(), True
+    with pytest.warns(RuntimeWarning, match="launches its kernels one by one"):
+        assert device.capture(lambda: None) is None
+    assert device.graphs is False
+    assert device.capture(lambda: pytest.fail("no second capture")) is None

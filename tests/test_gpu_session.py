@@ -1,6 +1,7 @@
 """benchmarks/gpu_session.sh, run where there is no GPU: every step runs, reports its verdict and
 leaves its log, and a failing step does not stop the next (on a GPU machine the script is the
 real check, so it is not run from the test suite there)."""
+import importlib.util
 import os
 import subprocess
 from pathlib import Path
@@ -31,3 +32,24 @@ def test_gpu_session_reports_every_step_without_a_gpu(tmp_path):
     assert "numpy" in env_txt and "torch" in env_txt
     assert sorted(p.name for p in out.iterdir()) == ["cuba_gpu.txt", "env.txt", "gpu_tests.txt", "summary.txt",
                                                      "train_gpu.txt"]
+
+
+def _cuba_gpu():
+    spec = importlib.util.spec_from_file_location("cuba_gpu", REPO / "benchmarks" / "cuba_gpu.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cuba_gpu_traffic_model_counts_the_passes_that_run():
+    """The GPU benchmark's bytes-per-event model, checked by hand on CUBA (no delays, no current,
+    no Poisson input: the neuron pass and the synapses only) and COBA, so it cannot first fail on
+    a borrowed GPU."""
+    bench = _cuba_gpu()
+    assert bench.parse_args(["--sizes", "4000", "--compare-launches"]).compare_launches
+    for name in ("cuba", "coba"):
+        net = bench._script(name).build(n=1000)
+        net.run(0.1, seed=1, backend="numpy", progress=False)
+        rows = net._compiled.S.shape[0]
+        per_step = 2 * 8 * rows * 1000 + 4 * 1000
+        assert bench.bytes_per_event(net, steps=10, events=5000) == (10 * per_step + 20 * 5000) / 5000

@@ -11,11 +11,13 @@ GPU backend's host code and kernels run unchanged on the CPU.
 
 What this verifies: the kernels' arithmetic (the generated neuron code with
 the C library's ``exp``, the same one :func:`neurosim.neurons.mathfn.exp`
-uses), their indexing, the compaction, the ring-buffer and monitor layouts and
-the driver's launch sequence; with threads serialised, atomic additions
-happen in thread-index order, which is the CPU backends' order, so results
-are bit-identical to the NumPy reference.  What it cannot verify: timing,
-concurrency between threads, and the GPU's own ``exp`` (see docs/gpu.md).
+uses), their indexing, the spike lists, the ring-buffer and monitor layouts
+and the driver's launch sequence, recorded as a graph and replayed as on a
+GPU (so a launch argument that wrongly changes between steps shows up); with
+threads serialised, atomic additions happen in thread-index order, which is
+the CPU backends' order, so results are bit-identical to the NumPy
+reference.  What it cannot verify: timing, concurrency between threads, and
+the GPU's own ``exp`` (see docs/gpu.md).
 
 Usage::
 
@@ -24,6 +26,8 @@ Usage::
 """
 from __future__ import annotations
 
+import collections
+import contextlib
 import ctypes
 import hashlib
 import os
@@ -50,21 +54,25 @@ _SCALARS = {
 }
 
 
-def build_library(out_dir: str | os.PathLike | None = None, cxx: str | None = None) -> Path:
+def build_library(out_dir: str | os.PathLike | None = None, cxx: str | None = None,
+                  reverse_order: bool = False) -> Path:
     """Compile ``kernels/*.cu`` (the simulator's and the training kernels) for the CPU
     into one shared library; return its path.
 
     The library is named after a hash of the sources and flags and reused when
     it exists.  ``out_dir`` defaults to ``$TMPDIR/neurosim-cuda-emulator``;
-    ``cxx`` to ``$CXX`` or ``g++``.  Raises RuntimeError with the compiler's
-    output when compilation fails.
+    ``cxx`` to ``$CXX`` or ``g++``.  ``reverse_order``: run each launch's
+    threads from the last to the first (a test that results do not depend on
+    the threads' order, which a GPU does not fix).  Raises RuntimeError with
+    the compiler's output when compilation fails.
     """
     cxx = cxx or os.environ.get("CXX", "g++")
     if shutil.which(cxx) is None:
         raise RuntimeError(f"the CUDA CPU emulator needs a C++17 compiler: '{cxx}' not found (set cxx or $CXX)")
+    flags = CXX_FLAGS + (("-DNEUROSIM_CPU_REVERSE_ORDER",) if reverse_order else ())
     src = kernel_dir()
     files = [src / f for f in KERNEL_FILES + TRAINING_KERNEL_FILES]
-    digest = hashlib.sha256(" ".join(CXX_FLAGS).encode())
+    digest = hashlib.sha256(" ".join(flags).encode())
     for path in sorted(src.iterdir()):
         if path.suffix in (".cu", ".cuh", ".h"):
             digest.update(path.name.encode())
@@ -75,7 +83,7 @@ def build_library(out_dir: str | os.PathLike | None = None, cxx: str | None = No
     if lib.exists():
         return lib
     tmp = lib.with_suffix(f".{os.getpid()}.tmp")
-    cmd = [cxx, *CXX_FLAGS, "-I", str(src), "-include", str(src / "cuda_cpu_shim.h"), "-x", "c++",
+    cmd = [cxx, *flags, "-I", str(src), "-include", str(src / "cuda_cpu_shim.h"), "-x", "c++",
            *map(str, files), "-o", str(tmp)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -89,20 +97,29 @@ class CpuEmulatedDevice:
 
     ``block``: threads per block of every launch (small, so launches span
     several blocks); ``library``: a library from :func:`build_library`
-    (built on first use by default).
+    (built on first use by default); ``graphs``: record graphs
+    (:meth:`capture`) as a GPU does, or decline them as a device without
+    graph support does (the engine then launches kernel by kernel).
+    ``launches`` counts the kernels executed, by name.
     """
 
     xp = np
 
-    def __init__(self, block: int = 32, library: str | os.PathLike | None = None) -> None:
+    def __init__(self, block: int = 32, library: str | os.PathLike | None = None, graphs: bool = True) -> None:
         if not isinstance(block, (int, np.integer)) or block < 1:
             raise ValueError(f"block must be a positive number of threads, got {block!r}")
         self.block = int(block)
         self.library = Path(library) if library is not None else build_library()
+        self.graphs = bool(graphs)
+        self.launches: collections.Counter[str] = collections.Counter()
         self._lib = ctypes.CDLL(str(self.library))
+        self._recording: list | None = None
 
     def kernel(self, name: str) -> Callable[[int, int, tuple], None]:
-        """``launch(grid, block, args)`` for the kernel ``name`` (args as for CuPy: arrays and NumPy scalars)."""
+        """``launch(grid, block, args)`` for the kernel ``name`` (args as for CuPy: arrays and NumPy scalars).
+
+        While :meth:`capture` records, a launch is appended to the graph instead of run.
+        """
         try:
             fn = getattr(self._lib, f"launch_{name}")
         except AttributeError:
@@ -123,9 +140,36 @@ class CpuEmulatedDevice:
                     raise TypeError(f"kernel {name}: pass arrays or NumPy scalars (int32, int64, uint64, float32, float64), "
                                     f"got {type(a).__name__}")
             ptrs = (ctypes.c_void_p * len(holders))(*[ctypes.addressof(h) for h in holders])
-            fn(grid, block, ptrs)
+            # like a CUDA graph, a recorded launch keeps the argument values (array addresses) it was given
+            node = (name, fn, grid, block, ptrs, holders)
+            if self._recording is not None:
+                self._recording.append(node)
+            else:
+                self._execute(node)
 
         return launch
+
+    def _execute(self, node: tuple) -> None:
+        name, fn, grid, block, ptrs, _ = node
+        self.launches[name] += 1
+        fn(grid, block, ptrs)
+
+    def capture(self, record: Callable[[], None]) -> list | None:
+        """The launches ``record()`` makes, recorded and not run (None when ``graphs`` is off)."""
+        if not self.graphs:
+            return None
+        self._recording = graph = []
+        try:
+            record()
+        finally:
+            self._recording = None
+        return graph
+
+    def replay(self, graph: list, times: int) -> None:
+        """Run the recorded launches ``times`` times, in order."""
+        for _ in range(times):
+            for node in graph:
+                self._execute(node)
 
     def to_device(self, a: np.ndarray) -> np.ndarray:
         """A contiguous copy of ``a`` (the "device" is host memory)."""
@@ -135,9 +179,9 @@ class CpuEmulatedDevice:
         """A copy of ``a``."""
         return np.array(a, copy=True)
 
-    def cumsum(self, a: np.ndarray, out: np.ndarray) -> None:
-        """Inclusive prefix sum of ``a`` into ``out``."""
-        np.cumsum(a, out=out)
-
     def synchronize(self) -> None:
         """Nothing to wait for: launches run to completion."""
+
+    def activate(self) -> contextlib.AbstractContextManager:
+        """Nothing to select: one host, no streams."""
+        return contextlib.nullcontext()

@@ -21,6 +21,7 @@ import contextlib
 import ctypes
 import functools
 import sys
+import warnings
 from typing import Callable, Iterator
 
 import numpy as np
@@ -77,6 +78,9 @@ class CupyDevice:
 
     ``files``: the kernel sources to compile (default: the simulator's,
     ``KERNEL_FILES``; the training ops pass ``TRAINING_KERNEL_FILES``).
+    The engine's work runs on the device's own stream (:meth:`activate`),
+    where one step's launches are recorded as a CUDA graph (:meth:`capture`)
+    and replayed (:meth:`replay`).
     """
 
     block = 256
@@ -93,9 +97,12 @@ class CupyDevice:
             module = cupy.RawModule(code=(folder / name).read_text(), options=options)
             self._kernels[name] = module
         self._functions: dict[str, object] = {}
+        self.stream = cupy.cuda.Stream(non_blocking=True)
+        #: record CUDA graphs (False on ROCm, or after a capture failed)
+        self.graphs = not cupy.cuda.runtime.is_hip
 
     def kernel(self, name: str) -> Callable[[int, int, tuple], None]:
-        """``launch(grid, block, args)`` for kernel ``name``."""
+        """``launch(grid, block, args)`` for kernel ``name``, on the current stream."""
         if name not in self._functions:
             for module in self._kernels.values():
                 try:
@@ -108,17 +115,47 @@ class CupyDevice:
         fn = self._functions[name]
         return lambda grid, block, args: fn((grid,), (block,), args)
 
+    def activate(self) -> contextlib.AbstractContextManager:
+        """Make the device's stream CuPy's current one (a ``with`` block)."""
+        return self.stream
+
+    def capture(self, record: Callable[[], None]):
+        """``record()``'s launches as a CUDA graph (not run), or None where graphs cannot be recorded.
+
+        A failed capture is reported once (RuntimeWarning) and turns graphs
+        off: the engine then launches kernel by kernel, with the same results.
+        """
+        if not self.graphs:
+            return None
+        stream = self.stream
+        try:
+            with stream:
+                stream.begin_capture()
+                try:
+                    record()
+                finally:
+                    graph = stream.end_capture()
+        except Exception as err:  # noqa: BLE001 - any capture failure: fall back to plain launches
+            self.graphs = False
+            warnings.warn(f"recording a CUDA graph failed ({type(err).__name__}: {err}); the GPU backend now "
+                          "launches its kernels one by one (same results, more launch overhead per step)",
+                          RuntimeWarning, stacklevel=2)
+            return None
+        return graph
+
+    def replay(self, graph, times: int) -> None:
+        """Launch ``graph`` ``times`` times on the device's stream."""
+        for _ in range(times):
+            graph.launch(self.stream)
+
     def to_device(self, a: np.ndarray):
         return self.xp.asarray(a)
 
     def to_host(self, a) -> np.ndarray:
         return self.xp.asnumpy(a)
 
-    def cumsum(self, a, out) -> None:
-        self.xp.cumsum(a, out=out)
-
     def synchronize(self) -> None:
-        self.xp.cuda.get_current_stream().synchronize()
+        self.stream.synchronize()
 
 
 def default_device() -> CupyDevice:
@@ -147,12 +184,13 @@ def session(cn: CompiledNetwork, device: KernelDevice | None = None) -> Iterator
     between runs and another backend can continue the network.
     """
     dev = default_device() if device is None else device
-    engine = _engine(cn, dev)
-    engine.upload_state(cn)
-    try:
-        yield engine.run_chunk
-    finally:
-        engine.download_state(cn)
+    with dev.activate():
+        engine = _engine(cn, dev)
+        engine.upload_state(cn)
+        try:
+            yield engine.run_chunk
+        finally:
+            engine.download_state(cn)
 
 
 def run_chunk(cn: CompiledNetwork, stim: StimulusChunk, plan: StateRecordPlan,

@@ -12,25 +12,37 @@ which is how the kernels and this driver are tested on machines without a GPU.
 
 Per step ``t`` (the contract of :mod:`neurosim.engine.compiled`):
 
-1. ``gather_state`` for every state monitor due at ``t``;
-2. ``advance_neurons`` (every population, one thread per neuron) writes a
-   fired flag per neuron; ``mark_sources`` adds the sources' spikes of ``t``;
-3. ``count_tiles``, a prefix sum, ``write_spikes``, ``finish_step``: the flags
-   become an ascending spike list, per-node counts, event totals and the
-   recorded spikes; then ``propagate`` once per projection, in the engine's
-   (node, projection) order (delay-0 synapses add to ``S`` directly);
+1. ``gather_state`` for every state monitor (it writes only at the steps of
+   the monitor's schedule);
+2. ``advance_neurons`` (every population, one thread per neuron) appends each
+   neuron that spikes to its node's segment of the spike list, with the
+   per-node counts, the event total and the recorded spikes
+   (``kernels/spike_list.cuh``); ``append_sources`` does the same for the
+   step's source spikes;
+3. ``propagate`` once per projection, in the engine's (node, projection)
+   order (delay-0 synapses add to ``S`` directly);
 4. ``add_input``: the Poisson-input draws of step ``t`` into slot ``t % D``;
 5. ``deliver``: ring-buffer slot ``t % D`` into the receptor rows, cleared
    (not launched when no synapse has a delay and no Poisson input exists:
-   then nothing is ever written to the ring).
+   then nothing is ever written to the ring);
+6. ``end_step`` advances the device-side clock (step of the chunk, ring slot).
 
-State, ring buffer, synapses and the spike machinery stay on the device for
-the whole run (:meth:`DeviceEngine.upload_state` / :meth:`download_state` at
-its ends); per chunk only the stimulus goes up and the monitors' data comes
-back (spike counts, events, recorded spikes, state samples).
+Every kernel reads its step from that clock, so no launch argument changes
+between the steps of a chunk: the step's launches are recorded once per chunk
+as a CUDA graph (:meth:`KernelDevice.capture`) and replayed for every step,
+one graph launch per step instead of one launch per kernel (where the device
+cannot record graphs, the launches are issued one by one; the same kernels
+and arguments either way).
+
+State, ring buffer, synapses and the spike list stay on the device for the
+whole run (:meth:`DeviceEngine.upload_state` / :meth:`download_state` at its
+ends); per chunk only the stimulus goes up and the monitors' data comes back
+(spike counts, events, recorded spikes, state samples).
 """
 from __future__ import annotations
 
+import dataclasses
+from contextlib import AbstractContextManager
 from typing import Any, Callable, Protocol
 
 import numpy as np
@@ -39,11 +51,11 @@ from .compiled import CompiledNetwork
 from .recording import ChunkRecord, StateRecordPlan
 from .stimulus import StimulusChunk
 
-#: neurons per compaction tile (NEUROSIM_TILE in kernels/spikes.cu)
-TILE = 64
-
 #: the kernel sources, in the order they are compiled
 KERNEL_FILES = ("neuron_update.cu", "spikes.cu", "synapses.cu", "monitors.cu")
+
+#: most threads of one ``propagate`` launch; beyond, each thread takes a run of spikes
+PROPAGATE_THREADS = 1 << 16
 
 
 class KernelDevice(Protocol):
@@ -52,8 +64,11 @@ class KernelDevice(Protocol):
     ``xp`` is the array module (CuPy or NumPy); ``block`` the threads per
     block of every launch; ``kernel(name)`` returns ``launch(grid, block,
     args)`` (args: device arrays and NumPy scalars whose dtype gives the C
-    type); ``to_device``/``to_host`` copy arrays; ``cumsum(a, out)`` is an
-    inclusive prefix sum on the device; ``synchronize`` waits for the device.
+    type); ``to_device``/``to_host`` copy arrays; ``synchronize`` waits for
+    the device.  ``capture(record)`` runs ``record()`` (which only launches
+    kernels) and returns a graph of its launches, not executed, or None when
+    the device cannot record one; ``replay(graph, times)`` executes that
+    graph ``times`` times, in order, with the arguments it was recorded with.
     """
 
     xp: Any
@@ -62,8 +77,10 @@ class KernelDevice(Protocol):
     def kernel(self, name: str) -> Callable[[int, int, tuple], None]: ...
     def to_device(self, a: np.ndarray) -> Any: ...
     def to_host(self, a: Any) -> np.ndarray: ...
-    def cumsum(self, a: Any, out: Any) -> None: ...
     def synchronize(self) -> None: ...
+    def activate(self) -> AbstractContextManager: ...
+    def capture(self, record: Callable[[], None]) -> Any: ...
+    def replay(self, graph: Any, times: int) -> None: ...
 
 
 _i64, _i32 = np.int64, np.int32
@@ -72,12 +89,12 @@ _i64, _i32 = np.int64, np.int32
 class DeviceEngine:
     """A compiled network held on a device, stepped chunk by chunk with the CUDA kernels.
 
-    Recorded spikes go to a device buffer; before a step could overflow it the
-    host reads how full it is (one small copy) and grows it, reserving room
-    for at least ``RECORD_STEPS`` steps of every recorded neuron spiking, so
-    such reads are rare.  A chunk starts with room for every recorded neuron
-    spiking in every one of its steps, capped at ``RECORD_STEPS`` steps' worth
-    or ``MIN_RECORD`` entries, whichever is more.
+    Recorded spikes go to a device buffer; before a run of steps could
+    overflow it the host reads how full it is (one small copy) and grows it,
+    reserving room for at least ``RECORD_STEPS`` steps of every recorded
+    neuron spiking, so such reads are rare.  A chunk starts with room for
+    every recorded neuron spiking in every one of its steps, capped at
+    ``RECORD_STEPS`` steps' worth or ``MIN_RECORD`` entries, whichever is more.
     """
 
     #: steps of all recorded neurons spiking that the record buffer is grown by
@@ -94,11 +111,11 @@ class DeviceEngine:
         self.xp = xp = device.xp
         self.n_dyn = n_dyn = cn.n_dyn
         self.n_total = n_total = int(cn.node_start[-1])
-        if n_total >= 2 ** 31 - TILE:
+        if n_total >= 2 ** 31:
             raise ValueError(f"the GPU backend indexes neurons with int32: {n_total} neurons is too many")
         self.n_nodes = cn.n_nodes
+        self.node_size = np.diff(cn.node_start).astype(np.int64)
         self.D = cn.ring_size
-        self.rows = cn.S.shape[0]
         up = device.to_device
         pop_of = np.zeros(n_dyn, dtype=np.int32)
         for p in range(len(cn.pop_kind)):
@@ -112,6 +129,7 @@ class DeviceEngine:
         self.pop_coef = up(np.ascontiguousarray(cn.pop_coef, dtype=np.float64))
         self.rec_row = up(rec_row.reshape(-1))
         self.node_of = up(cn.node_of.astype(np.int32))
+        self.node_start = up(cn.node_start.astype(np.int64))
         self.out_degree = up(cn.out_degree.astype(np.int64))
         self.indptr = up(cn.indptr.astype(np.int64))
         self.post = up(cn.post.astype(np.int32))
@@ -129,31 +147,20 @@ class DeviceEngine:
                 off = int(cn.proj_ptr_offset[q])
                 if cn.indptr[off + (b - a)] == cn.indptr[off]:
                     continue  # no synapses
-                self.projections.append((_i64(a), _i64(b), _i64(off), _i32(cn.proj_receptor[q]),
-                                         _i32(cn.proj_magnitude[q]), _i64(cn.proj_uniform[q]),
-                                         _i64(cn.proj_post_base[q])))
-        self.n_tiles = max(-(-n_total // TILE), 1)
-        words = self.n_tiles * (TILE // 8)
-        self.fired_words = xp.zeros(words, dtype=np.uint64)
-        self.fired = self.fired_words.view(np.uint8)
-        self.rec_words = xp.zeros(words, dtype=np.uint64)
-        self.rec_mask = self.rec_words.view(np.uint8)
+                self.projections.append((min(b - a, PROPAGATE_THREADS), _i64(nd), _i64(a), _i64(off),
+                                         _i32(cn.proj_receptor[q]), _i32(cn.proj_magnitude[q]),
+                                         _i64(cn.proj_uniform[q]), _i64(cn.proj_post_base[q])))
+        self.spikes = xp.zeros(max(n_total, 1), dtype=np.int32)
+        self.rec_node = up(np.zeros(cn.n_nodes, dtype=np.uint8))
         self._rec_nodes: np.ndarray | None = None
         self.n_rec = 0
-        self.tile_count = xp.zeros(self.n_tiles, dtype=np.uint64)
-        self.tile_rec = xp.zeros(self.n_tiles, dtype=np.uint64)
-        self.tile_end = xp.zeros(self.n_tiles, dtype=np.uint64)
-        self.rec_end = xp.zeros(self.n_tiles, dtype=np.uint64)
-        self.spikes = xp.zeros(self.n_tiles * TILE, dtype=np.int64)
-        self.n_spikes = self.tile_end[self.n_tiles - 1:]
         self.rec_total = xp.zeros(1, dtype=np.uint64)
         self.rec_idx = xp.zeros(0, dtype=np.int32)
         self._plan_key: tuple | None = None
         self._pin_key: bytes | None = None
         self.S = self.ring = None
         self.k = {name: device.kernel(name) for name in (
-            "advance_neurons", "mark_sources", "count_tiles", "write_spikes", "finish_step",
-            "deliver", "propagate", "add_input", "gather_state")}
+            "advance_neurons", "append_sources", "propagate", "add_input", "deliver", "end_step", "gather_state")}
 
     # ------------------------------------------------------------ host <-> device
     def upload_state(self, cn: CompiledNetwork) -> None:
@@ -171,14 +178,13 @@ class DeviceEngine:
             block = self.dev.block
             self.k[name](-(-n // block), block, args)
 
-    def _set_record_nodes(self, record_node: np.ndarray, node_of: np.ndarray) -> None:
+    def _set_record_nodes(self, record_node: np.ndarray) -> None:
         if self._rec_nodes is not None and np.array_equal(self._rec_nodes, record_node):
             return
-        mask = np.zeros(self.n_tiles * TILE, dtype=np.uint8)
-        mask[:self.n_total] = record_node[node_of]
-        self.rec_mask[...] = self.dev.to_device(mask)
-        self.n_rec = int(mask.sum())
-        self._rec_nodes = record_node.copy()
+        flags = np.asarray(record_node, dtype=bool)
+        self.rec_node[...] = self.dev.to_device(flags.astype(np.uint8))
+        self.n_rec = int(self.node_size[flags].sum())
+        self._rec_nodes = flags.copy()
 
     def _set_plan(self, plan: StateRecordPlan) -> None:
         key = (plan.ptr.tobytes(), plan.row.tobytes(), plan.col.tobytes())
@@ -204,83 +210,109 @@ class DeviceEngine:
         """
         if self.S is None:
             raise RuntimeError("DeviceEngine.run_chunk before upload_state")
-        xp, up, n, n_dyn = self.xp, self.dev.to_device, stim.n, self.n_dyn
-        self._set_record_nodes(record_node, cn.node_of)
+        xp, up, n = self.xp, self.dev.to_device, stim.n
+        self._set_record_nodes(record_node)
         self._set_plan(plan)
         if stim.pin_slot.size and stim.pin_slot.tobytes() != self._pin_key:
             self.pin_slot = up(stim.pin_slot.astype(np.int64))
             self._pin_key = stim.pin_slot.tobytes()
-        i_ext = up(np.ascontiguousarray(stim.i_ext, dtype=np.float64))
-        pin_value = up(np.ascontiguousarray(stim.pin_value, dtype=np.float64)) if stim.pin_slot.size else None
-        src_idx = up(stim.src_idx.astype(np.int64)) if stim.src_idx.size else None
-        counts = xp.zeros((n, self.n_nodes), dtype=np.uint64)
-        events = xp.zeros(n, dtype=np.uint64)
-        state = xp.zeros(out.state.size, dtype=np.float64)
-        step_ptr = xp.zeros(n + 1, dtype=np.uint64)
+        has_drive = stim.i_ext.shape[0] > 1 or bool(np.any(stim.i_ext[0] != 0.0))
+        chunk = _Chunk(
+            clock=up(np.array([0, stim.t0 % self.D], dtype=np.int64)),
+            t0=stim.t0,
+            i_ext=up(np.ascontiguousarray(stim.i_ext, dtype=np.float64)) if has_drive else up(np.zeros(1)),
+            ext_stride=self.n_dyn if stim.i_ext.shape[0] > 1 else 0,
+            has_drive=has_drive,
+            pin_value=up(np.ascontiguousarray(stim.pin_value, dtype=np.float64)) if stim.pin_slot.size else None,
+            src_idx=up(stim.src_idx.astype(np.int64)) if stim.src_idx.size else None,
+            src_ptr=up(stim.src_ptr.astype(np.int64)),
+            src_max=int(np.diff(stim.src_ptr).max(initial=0)),
+            counts=xp.zeros((n, self.n_nodes), dtype=np.uint64),
+            events=xp.zeros(n, dtype=np.uint64),
+            state=xp.zeros(out.state.size, dtype=np.float64),
+            step_ptr=xp.zeros(n + 1, dtype=np.uint64),
+            monitors=[(int(plan.ptr[m]), int(plan.ptr[m + 1]), int(out.state_offset[m]), int(every))
+                      for m, every in enumerate(plan.every)])
         self.rec_total[...] = 0
         # enough room for n steps of every recorded neuron when that is modest;
         # otherwise the room is checked (one device read) before it could run out
         self._reserve_record(0, min(n * self.n_rec, max(self.RECORD_STEPS * self.n_rec, self.MIN_RECORD)))
-        safe_steps = 0
-        mon_every = [int(e) for e in plan.every]
-        ring = self.ring.reshape(self.D, 2 * n_dyn)
-        S, D, k_ = self.S, self.D, self.k
-        slot_now = stim.t0 % D
-        for k in range(n):
-            t = stim.t0 + k
-            if self.n_rec and safe_steps == 0:
-                used = int(self.dev.to_host(self.rec_total)[0])
-                self._reserve_record(used, min(n - k, self.RECORD_STEPS) * self.n_rec)
-                safe_steps = (self.rec_idx.size - used) // self.n_rec
-            safe_steps -= 1
-            for m, every in enumerate(mon_every):
-                if t % every == 0:
-                    first = -(-stim.t0 // every) * every
-                    a, b = int(plan.ptr[m]), int(plan.ptr[m + 1])
-                    start = int(out.state_offset[m]) + (t - first) // every * (b - a)
-                    self._launch("gather_state", b - a, S, _i64(n_dyn), self.mon_row[a:b], self.mon_col[a:b],
-                                 _i64(b - a), state[start:start + (b - a)])
-            row = k if stim.i_ext.shape[0] > 1 else 0
-            self._launch("advance_neurons", n_dyn, S, _i64(n_dyn), self.pop_of, self.pop_kind, self.pop_coef,
-                         _i64(self.n_coef), i_ext[row], self.fired)
-            if self.n_total > n_dyn:
-                self.fired[n_dyn:self.n_total] = 0
-                a, b = int(stim.src_ptr[k]), int(stim.src_ptr[k + 1])
-                if b > a:
-                    self._launch("mark_sources", b - a, src_idx[a:b], _i64(b - a), self.fired)
-            nt = _i64(self.n_tiles)
-            self._launch("count_tiles", self.n_tiles, self.fired_words, self.rec_words, nt, self.tile_count,
-                         self.tile_rec)
-            self.dev.cumsum(self.tile_count, self.tile_end)
-            self.dev.cumsum(self.tile_rec, self.rec_end)
-            self._launch("write_spikes", self.n_tiles, self.fired, self.rec_mask, nt, self.tile_end, self.rec_end,
-                         self.node_of, self.out_degree, self.spikes, counts[k], events[k:k + 1], self.rec_idx,
-                         self.rec_total, _i64(self.rec_idx.size))
-            k_["finish_step"](1, 1, (self.rec_end, nt, self.rec_total, step_ptr[k + 1:k + 2]))
-            for pre_start, pre_stop, off, rec, mag, uni, base in self.projections:
-                self._launch("propagate", self.n_total, self.spikes, self.n_spikes, pre_start, pre_stop, off,
-                             self.indptr, self.post, self.weight, self.delay, rec, mag, uni, base, _i64(n_dyn),
-                             _i64(slot_now), _i64(D), self.ring, S, self.rec_row)
-            if pin_value is not None:
-                self._launch("add_input", stim.pin_slot.size, ring[slot_now], self.pin_slot, pin_value[k],
-                             _i64(stim.pin_slot.size))
-            if self.delayed or pin_value is not None:
-                self._launch("deliver", 2 * n_dyn, S, _i64(n_dyn), ring[slot_now], self.rec_row)
-            slot_now = slot_now + 1 if slot_now + 1 < D else 0
-        self._copy_back(stim, counts, events, state, step_ptr, out)
+        graph, graph_buffer, k = None, None, 0
+        while k < n:
+            steps = n - k
+            if self.n_rec:
+                used = int(self.dev.to_host(self.rec_total)[0]) if k else 0
+                self._reserve_record(used, min(steps, self.RECORD_STEPS) * self.n_rec)
+                steps = min(steps, (self.rec_idx.size - used) // self.n_rec)
+            if graph is None or graph_buffer is not self.rec_idx:  # the record buffer is an argument
+                graph, graph_buffer = self.dev.capture(lambda: self._launch_step(chunk)), self.rec_idx
+            if graph is None:  # the device records no graphs: launch kernel by kernel
+                for _ in range(steps):
+                    self._launch_step(chunk)
+            else:
+                self.dev.replay(graph, steps)
+            k += steps
+        self._copy_back(stim, chunk, out)
 
-    def _copy_back(self, stim: StimulusChunk, counts, events, state, step_ptr, out: ChunkRecord) -> None:
-        """The chunk's monitor data from the device into ``out``."""
+    def _launch_step(self, c: _Chunk) -> None:
+        """Launch the kernels of one step; the step itself is read on the device from ``c.clock``."""
+        n_dyn, clock = _i64(self.n_dyn), c.clock
+        spike_list = (self.node_of, self.node_start, self.out_degree, self.spikes, c.counts, _i64(self.n_nodes),
+                      c.events, self.rec_node, self.rec_idx, self.rec_total, _i64(self.rec_idx.size))
+        for a, b, offset, every in c.monitors:
+            first = -(-c.t0 // every) * every
+            self._launch("gather_state", b - a, self.S, n_dyn, self.mon_row[a:b], self.mon_col[a:b], _i64(b - a),
+                         c.state[offset:], clock, _i64(c.t0), _i64(first), _i64(every))
+        self._launch("advance_neurons", self.n_dyn, self.S, n_dyn, self.pop_of, self.pop_kind, self.pop_coef,
+                     _i64(self.n_coef), c.i_ext, _i64(c.ext_stride), _i32(c.has_drive), clock, *spike_list)
+        if c.src_max:
+            self._launch("append_sources", c.src_max, c.src_idx, c.src_ptr, clock, *spike_list)
+        for threads, node, pre_start, off, rec, mag, uni, base in self.projections:
+            self._launch("propagate", threads, self.spikes, c.counts, clock, _i64(self.n_nodes), node, pre_start,
+                         off, self.indptr, self.post, self.weight, self.delay, rec, mag, uni, base, n_dyn,
+                         _i64(self.D), self.ring, self.S, self.rec_row)
+        if c.pin_value is not None:
+            self._launch("add_input", self.pin_slot.size, self.ring, clock, n_dyn, self.pin_slot, c.pin_value,
+                         _i64(self.pin_slot.size))
+        if self.delayed or c.pin_value is not None:
+            self._launch("deliver", 2 * self.n_dyn, self.S, n_dyn, self.ring, clock, self.rec_row)
+        self.k["end_step"](1, 1, (clock, _i64(self.D), self.rec_total, c.step_ptr))
+
+    def _copy_back(self, stim: StimulusChunk, c: _Chunk, out: ChunkRecord) -> None:
+        """The chunk's monitor data from the device into ``out``; recorded spikes ascending within each step."""
         host = self.dev.to_host
-        out.counts[...] = host(counts).astype(np.int64)
-        out.events[...] = host(events).astype(np.int64)
-        out.state[...] = host(state)
-        ptr = host(step_ptr).astype(np.int64)
+        out.counts[...] = host(c.counts).astype(np.int64)
+        out.events[...] = host(c.events).astype(np.int64)
+        out.state[...] = host(c.state)
+        ptr = host(c.step_ptr).astype(np.int64)
         total = int(ptr[-1])
-        if total > self.rec_idx.size:  # cannot happen: room is reserved before every step
+        if total > self.rec_idx.size:  # cannot happen: room is reserved before every run of steps
             raise RuntimeError(f"GPU spike record overflowed ({total} > {self.rec_idx.size})")
         while out.spike_step.size < total:
             out.grow()
-        out.spike_idx[:total] = host(self.rec_idx[:total])
-        out.spike_step[:total] = np.repeat(np.arange(stim.t0, stim.t0 + stim.n, dtype=np.int64), np.diff(ptr))
+        steps = np.repeat(np.arange(stim.t0, stim.t0 + stim.n, dtype=np.int64), np.diff(ptr))
+        idx = host(self.rec_idx[:total]).astype(np.int64)
+        order = np.lexsort((idx, steps))
+        out.spike_idx[:total] = idx[order]
+        out.spike_step[:total] = steps
         out.n_spikes = total
+
+
+@dataclasses.dataclass
+class _Chunk:
+    """The device arrays and constants of one chunk, as the step's launches use them."""
+
+    clock: Any          # int64 [2]: step of the chunk, ring slot (advanced by end_step)
+    t0: int             # first step of the chunk
+    i_ext: Any          # float64 [1 or n, n_dyn] drive
+    ext_stride: int     # n_dyn when i_ext has a row per step, else 0
+    has_drive: bool     # any nonzero drive (else i_ext is not read)
+    pin_value: Any      # float64 [n, inputs] Poisson-input draws, or None
+    src_idx: Any        # int64 source spikes (global indices), or None
+    src_ptr: Any        # int64 [n + 1] CSR of src_idx over steps
+    src_max: int        # most source spikes of one step
+    counts: Any         # uint64 [n, n_nodes] spikes per node and step
+    events: Any         # uint64 [n] synaptic events per step
+    state: Any          # float64 state-monitor samples (StateRecordPlan layout)
+    step_ptr: Any       # uint64 [n + 1] end of each step's recorded spikes in rec_idx
+    monitors: list      # (first, last) row of the plan, offset in state, every: per state monitor
