@@ -34,16 +34,25 @@ extern "C" __global__ void deliver(double* S, long long n_dyn, double* ring, con
 }
 NEUROSIM_CPU_LAUNCHER(deliver)
 
+// Threads per spike in propagate: a warp shares out one spike's synapses.
+#define NEUROSIM_LANES 32
+
 // One projection, whose pre node `node` holds neurons [pre_start, ...): the
 // node's spikes of step k = clock[0] are spikes[pre_start ... pre_start +
-// counts[k, node]) (spike_list.cuh).  Thread j handles a run of consecutive
-// spikes of that list (one spike per thread when the launch has enough
-// threads), and for each adds its synapses (CSR row ptr_offset + g - pre_start
-// of indptr, in order) to their target receptor: a synapse of delay 0 straight
+// counts[k, node]) (spike_list.cuh).  Threads form groups of NEUROSIM_LANES;
+// group g takes a run of consecutive spikes of that list (one spike per group
+// when the launch has enough groups), and lane l of the group takes the l-th
+// of NEUROSIM_LANES equal runs of each spike's synapses (CSR row ptr_offset +
+// g - pre_start of indptr): neighbouring lanes read neighbouring synapses.  Each
+// synapse adds its weight to its target receptor: a synapse of delay 0 straight
 // to its state row in S (rec_row, as in deliver), any other to slot
 // (clock[1] + delay) % D.  receptor < 0: by the weight's sign (magnitude != 0:
 // conductances take |w|).  uniform >= 0: every synapse has the weight and delay
 // of synapse `uniform` (only post indices are read).
+//
+// Run serially in thread order (the CPU emulation), a spike's synapses are
+// added in CSR order and spikes in list order, as in the CPU backends, as long
+// as each group has at most one spike (at most groups spikes in the node).
 extern "C" __global__ void propagate(const int* spikes, const unsigned long long* counts, const long long* clock,
                                      long long n_nodes, long long node, long long pre_start, long long ptr_offset,
                                      const long long* indptr, const int* post, const double* weight,
@@ -51,15 +60,21 @@ extern "C" __global__ void propagate(const int* spikes, const unsigned long long
                                      long long post_base, long long n_dyn, long long D,
                                      double* ring, double* S, const int* rec_row)
 {
+    long long groups = (long long)gridDim.x * (long long)blockDim.x / NEUROSIM_LANES;
+    long long group = thread_index() / NEUROSIM_LANES, lane = thread_index() % NEUROSIM_LANES;
+    if (group >= groups) return;
     long long n_spikes = (long long)counts[clock[0] * n_nodes + node];
-    long long threads = (long long)gridDim.x * (long long)blockDim.x;
-    long long per_thread = (n_spikes + threads - 1) / threads;
-    long long first = thread_index() * per_thread;
-    long long last = first + per_thread < n_spikes ? first + per_thread : n_spikes;
+    long long per_group = (n_spikes + groups - 1) / groups;
+    long long first = group * per_group;
+    long long last = first + per_group < n_spikes ? first + per_group : n_spikes;
     long long slot_now = clock[1];
     for (long long j = first; j < last; ++j) {
         long long row = ptr_offset + ((long long)spikes[pre_start + j] - pre_start);
-        for (long long syn = indptr[row]; syn < indptr[row + 1]; ++syn) {
+        long long begin = indptr[row], end = indptr[row + 1];
+        long long per_lane = (end - begin + NEUROSIM_LANES - 1) / NEUROSIM_LANES;
+        long long syn = begin + lane * per_lane;
+        long long stop = syn + per_lane < end ? syn + per_lane : end;
+        for (; syn < stop; ++syn) {
             long long s = uniform >= 0 ? uniform : syn;
             double w = weight[s];
             int r = receptor;

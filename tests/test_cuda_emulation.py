@@ -228,10 +228,11 @@ def test_threads_in_any_order_give_the_same_results(tmp_path_factory, monkeypatc
         np.testing.assert_array_equal(a, b)
 
 
-def test_threads_that_take_several_spikes(emulated, monkeypatch):
-    """propagate with fewer threads than spikes: each thread takes a run of consecutive spikes."""
+def test_thread_groups_that_take_several_spikes(emulated, monkeypatch):
+    """propagate with fewer thread groups than spikes: each group takes a run of consecutive spikes
+    (every projection of this network has equal weights, so the order of additions does not matter)."""
     from neurosim.engine import device_engine
-    monkeypatch.setattr(device_engine, "PROPAGATE_THREADS", 3)
+    monkeypatch.setattr(device_engine, "PROPAGATE_GROUPS", 3)
     model, w_e, w_i = MODELS[1]
     ref = mixed_network(model, w_e, w_i, backend="numpy", duration=60.0)
     emu = mixed_network(model, w_e, w_i, backend=emulated, duration=60.0)

@@ -54,8 +54,11 @@ from .stimulus import StimulusChunk
 #: the kernel sources, in the order they are compiled
 KERNEL_FILES = ("neuron_update.cu", "spikes.cu", "synapses.cu", "monitors.cu")
 
-#: most threads of one ``propagate`` launch; beyond, each thread takes a run of spikes
-PROPAGATE_THREADS = 1 << 16
+#: threads per spike in ``propagate`` (NEUROSIM_LANES in kernels/synapses.cu)
+LANES = 32
+#: most spikes one ``propagate`` launch gives a group of LANES threads each; beyond,
+#: each group takes a run of spikes (2^13 groups: 2^18 threads, about what an H100 holds at once)
+PROPAGATE_GROUPS = 1 << 13
 
 
 class KernelDevice(Protocol):
@@ -147,7 +150,7 @@ class DeviceEngine:
                 off = int(cn.proj_ptr_offset[q])
                 if cn.indptr[off + (b - a)] == cn.indptr[off]:
                     continue  # no synapses
-                self.projections.append((min(b - a, PROPAGATE_THREADS), _i64(nd), _i64(a), _i64(off),
+                self.projections.append((LANES * min(b - a, PROPAGATE_GROUPS), _i64(nd), _i64(a), _i64(off),
                                          _i32(cn.proj_receptor[q]), _i32(cn.proj_magnitude[q]),
                                          _i64(cn.proj_uniform[q]), _i64(cn.proj_post_base[q])))
         self.spikes = xp.zeros(max(n_total, 1), dtype=np.int32)
