@@ -124,13 +124,19 @@ def test_exp_must_be_the_backend_identical_one():
 def test_emulated_kernels_identical_to_numpy_reference(emulated, model, w_e, w_i):
     """Poisson group and Poisson input, currents, heterogeneous delays, by-sign receptors,
     spike, state and rate monitors: identical outputs and bitwise-identical final state."""
-    ref = mixed_network(model, w_e, w_i, backend="numpy")
-    emu = mixed_network(model, w_e, w_i, backend=emulated)
+    ref = _assert_identical_to_numpy(emulated, model, w_e, w_i)
     assert ref[1].times.size > 100
+
+
+def _assert_identical_to_numpy(backend, model, w_e, w_i, duration=150.0):
+    """The mixed test network on ``backend`` and on NumPy: identical monitors, final state and ring."""
+    ref = mixed_network(model, w_e, w_i, backend="numpy", duration=duration)
+    emu = mixed_network(model, w_e, w_i, backend=backend, duration=duration)
     for a, b in zip(outputs(*ref[1:]), outputs(*emu[1:])):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(ref[0]._compiled.S, emu[0]._compiled.S)
     np.testing.assert_array_equal(ref[0]._compiled.buffer, emu[0]._compiled.buffer)
+    return ref
 
 
 def test_split_runs_and_switching_backends_continue_exactly(emulated):
@@ -198,11 +204,7 @@ def test_launches_one_by_one_without_graphs(emulated_device, monkeypatch):
     monkeypatch.setitem(network.BACKENDS, "eager", cupy_backend.run_chunk)
     monkeypatch.setitem(network.SESSIONS, "eager", functools.partial(cupy_backend.session, device=device))
     for model, w_e, w_i in (MODELS[0], MODELS[3]):
-        ref = mixed_network(model, w_e, w_i, backend="numpy", duration=60.0)
-        emu = mixed_network(model, w_e, w_i, backend="eager", duration=60.0)
-        for a, b in zip(outputs(*ref[1:]), outputs(*emu[1:])):
-            np.testing.assert_array_equal(a, b)
-        np.testing.assert_array_equal(ref[0]._compiled.S, emu[0]._compiled.S)
+        _assert_identical_to_numpy("eager", model, w_e, w_i, duration=60.0)
     assert device.launches["end_step"] == 2 * 600
 
 
@@ -233,23 +235,14 @@ def test_thread_groups_that_take_several_spikes(emulated, monkeypatch):
     (every projection of this network has equal weights, so the order of additions does not matter)."""
     from neurosim.engine import device_engine
     monkeypatch.setattr(device_engine, "PROPAGATE_GROUPS", 3)
-    model, w_e, w_i = MODELS[1]
-    ref = mixed_network(model, w_e, w_i, backend="numpy", duration=60.0)
-    emu = mixed_network(model, w_e, w_i, backend=emulated, duration=60.0)
-    for a, b in zip(outputs(*ref[1:]), outputs(*emu[1:])):
-        np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(ref[0]._compiled.S, emu[0]._compiled.S)
+    _assert_identical_to_numpy(emulated, *MODELS[1], duration=60.0)
 
 
 def test_spike_record_grows_when_full(emulated, monkeypatch):
     """A record buffer that starts nearly empty is grown between steps without losing spikes."""
     monkeypatch.setattr(DeviceEngine, "MIN_RECORD", 0)
     monkeypatch.setattr(DeviceEngine, "RECORD_STEPS", 1)
-    model, w_e, w_i = MODELS[3]
-    ref = mixed_network(model, w_e, w_i, backend="numpy", duration=40.0)
-    emu = mixed_network(model, w_e, w_i, backend=emulated, duration=40.0)
-    for a, b in zip(outputs(*ref[1:]), outputs(*emu[1:])):
-        np.testing.assert_array_equal(a, b)
+    _assert_identical_to_numpy(emulated, *MODELS[3], duration=40.0)
 
 
 def test_spike_sources_and_one_to_one(emulated):
