@@ -155,7 +155,8 @@ def main(argv=None) -> int:
             print(f"{model:5} {n:9d} {gpu['wall_s']:9.3f} {eps:10.3g} {gpu['bytes_per_event']:8.1f} "
                   f"{frac:6.1%} {cpu_txt} {gpu['rate_hz']:9.2f}{gain_txt}", flush=True)
     if args.json:
-        args.json.write_text(json.dumps(dict(device=name, duration_ms=args.duration, results=results), indent=1))
+        from neurosim.atomic import write_text
+        write_text(args.json, json.dumps(dict(device=name, duration_ms=args.duration, results=results), indent=1))
     return 0
 
 

@@ -478,9 +478,9 @@ def main(argv=None) -> None:
         lines += [f"- {r['sim']} N={r['n']} seed={r['seed']}: {r['error']}" for r in errors]
     print("\n".join(lines))
     if args.json:
-        with open(args.json, "w") as f:
-            saved_args = {k: val for k, val in vars(args).items() if k not in ("worker", "seed")}
-            json.dump({"machine": info, "args": saved_args, "runs": raw}, f, indent=1)
+        from neurosim.atomic import write_text
+        saved_args = {k: val for k, val in vars(args).items() if k not in ("worker", "seed")}
+        write_text(args.json, json.dumps({"machine": info, "args": saved_args, "runs": raw}, indent=1))
 
 
 if __name__ == "__main__":

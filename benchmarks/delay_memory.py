@@ -349,10 +349,10 @@ def main(argv=None) -> int:
     print("\n".join(lines))
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            saved = {k: val for k, val in vars(args).items() if k not in ("worker", "spec", "mode", "save")}
-            json.dump({"machine": info, "args": saved, "layers": pairs, "delay_snn": snn, "failures": failures},
-                      f, indent=1)
+        from neurosim.atomic import write_text
+        saved = {k: val for k, val in vars(args).items() if k not in ("worker", "spec", "mode", "save")}
+        write_text(args.json, json.dumps({"machine": info, "args": saved, "layers": pairs, "delay_snn": snn,
+                                          "failures": failures}, indent=1))
     return 1 if failures else 0
 
 

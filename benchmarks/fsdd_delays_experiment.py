@@ -76,7 +76,8 @@ def main(argv=None) -> int:
               f"{', '.join(f'{v:.1f}' for v in b)} | {lst.mean():.1f} ± {lst.std(ddof=1) if lst.size > 1 else 0:.1f} % | "
               f"{', '.join(f'{v:.1f}' for v in lst)} |")
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+        from neurosim.atomic import write_text
+        write_text(args.json, json.dumps(rows, indent=2))
     return 0
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neurosim.atomic import write_text
 from neurosim.infer.compare import compare
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,7 +88,7 @@ def main(argv=None) -> int:
     print("|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(lines))
     if args.json:
-        args.json.write_text(json.dumps(everything, indent=2))
+        write_text(args.json, json.dumps(everything, indent=2))
     return 0
 
 

@@ -642,10 +642,10 @@ def main(argv=None) -> int:
     print("\n".join(lines))
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            saved = {k: val for k, val in vars(args).items() if k not in ("worker", "spec", "mode")}
-            json.dump({"machine": info, "args": saved, "cases": {c: specs[c] for c in args.cases},
-                       "spike_check": check, "runs": results}, f, indent=1)
+        from neurosim.atomic import write_text
+        saved = {k: val for k, val in vars(args).items() if k not in ("worker", "spec", "mode")}
+        write_text(args.json, json.dumps({"machine": info, "args": saved, "cases": {c: specs[c] for c in args.cases},
+                                          "spike_check": check, "runs": results}, indent=1))
     return 1 if any("error" in r for r in results) else 0
 
 

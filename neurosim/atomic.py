@@ -25,3 +25,9 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` (UTF-8) so that readers see the old file or the complete new one."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")

@@ -25,15 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, write_text
 from .netx import write_netx
 from .quantize import quantize
 from .targets import load_target
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
 
 
 def _save_layers(path: Path, layers) -> None:
@@ -144,7 +139,7 @@ def deploy(checkpoint: str | os.PathLike, target: str = "loihi2", out_dir: str |
     q, options = quantize_for_netx(net, tgt)
     layers = q.fixed_layers(net)
     _save_layers(out / "quantized.npz", layers)
-    _atomic_write(out / "quantization.json", json.dumps({"options": options, **q.report()}, indent=2))
+    write_text(out / "quantization.json", json.dumps({"options": options, **q.report()}, indent=2))
     save_nir(net, out / "model.nir")
     write_netx(out / "model.net", layers)
     report = {"checkpoint": str(checkpoint), "target": tgt.name, "dt_ms": spec.dt_ms,
@@ -180,8 +175,8 @@ def deploy(checkpoint: str | os.PathLike, target: str = "loihi2", out_dir: str |
                                  "int8_energy_uj": ann8.energy_uj, "source": ann.source,
                                  "basis": "the same layers evaluated densely at every time step "
                                           "(one tap per synapse), arithmetic energy only"}
-    _atomic_write(out / "report.json", json.dumps(report, indent=2, default=_jsonable))
-    _atomic_write(out / "report.md", to_markdown(report, placement, energy if activity is not None else None))
+    write_text(out / "report.json", json.dumps(report, indent=2, default=_jsonable))
+    write_text(out / "report.md", to_markdown(report, placement, energy if activity is not None else None))
     return report
 
 
