@@ -22,6 +22,12 @@ size, in this process:
   4 for a uniform projection) and an 8-byte atomic read-modify-write (16
   bytes) per event (a spike's own bookkeeping, about 30 bytes, is left out:
   a spike has 80 events);
+* ``published`` (CUBA): the published run-loop times of the same network
+  on GPUs (``PUBLISHED_CUBA``: Brian2CUDA and Brian2GeNN, per biological
+  second), interpolated at N as a power law between the two nearest
+  published sizes (none beyond them), and each over neurosim's time per
+  biological second.  They were measured on other GPUs (a 15-SM GPU and a
+  TITAN Xp in 2018), so the ratios compare toolkits and hardware together;
 * ``bandwidth_fraction``: ``bytes_per_event x events_per_s`` over the GPU's
   peak memory bandwidth (from the device's memory clock and bus width, or
   ``--bandwidth`` in GB/s), i.e. how close the run is to the bound set by
@@ -43,7 +49,23 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
+
+#: Published run-loop times, wall seconds per second of biological time, of the same scaled CUBA
+#: network (fan-in 80, no monitors): Brian2CUDA's pre-release development runs of August 2018
+#: (brian2cuda ``dev/benchmarks_old/results_2018_08_27_*``, benchmark CUBAFixedConnectivityNoMonitor,
+#: ``device._last_run_time``), as transcribed in the project's reference sheet on benchmarks (section
+#: 4.2).  The first three on one host whose GPU has 15 SMs (model not recorded), the last two on a
+#: TITAN Xp.  Brian2GeNN's blow-up at 1e6 is brian2genn issue #68 (postsynaptic-span atomics).
+PUBLISHED_CUBA = {
+    "brian2cuda": ((1e3, 0.705), (1e4, 1.10), (1e5, 3.98), (1e6, 33.0), (3.5625e6, 118.0)),
+    "brian2cuda_1_post_block": ((1e3, 0.658), (1e4, 0.881), (1e5, 1.55), (1e6, 7.33), (3.5625e6, 24.3)),
+    "brian2genn": ((1e3, 0.221), (1e4, 0.428), (1e5, 5.25), (1e6, 480.0), (3.5625e6, 5860.0)),
+    "brian2cuda_titan_xp": ((1e3, 0.664), (1e4, 0.989), (1e5, 4.07), (1e6, 35.5), (3.5625e6, 124.0)),
+    "brian2genn_titan_xp": ((1e3, 0.160), (1e4, 0.314), (1e5, 3.22), (1e6, 81.3), (3.5625e6, 2777.0)),
+}
 DEFAULT_SIZES = (4_000, 16_000, 64_000, 256_000, 1_024_000, 4_096_000)
 FAN_IN = 80
 
@@ -105,6 +127,18 @@ def bytes_per_event(net, steps: int, events: int) -> float:
     return (per_step * steps + per_event * events) / max(events, 1)
 
 
+def published_at(n: int) -> dict[str, float]:
+    """Published seconds per biological second of CUBA at ``n`` neurons, by toolkit: a power law
+    between the two nearest published sizes (``PUBLISHED_CUBA``); toolkits whose sizes do not
+    reach ``n`` are left out."""
+    out = {}
+    for name, points in PUBLISHED_CUBA.items():
+        sizes, times = np.log(np.array(points)).T
+        if sizes[0] <= np.log(n) <= sizes[-1]:
+            out[name] = float(np.exp(np.interp(np.log(n), sizes, times)))
+    return out
+
+
 def run_one(model: str, n: int, duration: float, backend: str, graphs: bool = True) -> dict:
     """One timed run; ``graphs=False``: the GPU backend launches its kernels one by one."""
     if backend == "cupy":
@@ -118,6 +152,21 @@ def run_one(model: str, n: int, duration: float, backend: str, graphs: bool = Tr
     return dict(model=model, n=n, backend=backend, wall_s=wall, steps=stats.steps, spikes=stats.spikes,
                 events=stats.synaptic_events, rate_hz=stats.spikes / (n * duration * 1e-3),
                 bytes_per_event=bytes_per_event(net, stats.steps, stats.synaptic_events))
+
+
+def print_published(results: list[dict], duration: float) -> None:
+    """CUBA per biological second against the published GPU figures (``published`` of each row)."""
+    rows = [r for r in results if r.get("published")]
+    if not rows:
+        return
+    names = list(PUBLISHED_CUBA)
+    print("\nCUBA, wall seconds per biological second (neurosim: the whole run call; published: the run loop) "
+          "against published GPU figures (interpolated at N; other GPUs, 2018; in brackets: published / neurosim)")
+    print(f"{'N':>9} {'neurosim':>9} " + " ".join(f"{k:>26}" for k in names))
+    for r in rows:
+        cells = [f"{r['published'][k]['s_per_biological_s']:9.3g} ({r['published'][k]['over_neurosim']:8.3g}x)"
+                 if k in r["published"] else "-" for k in names]
+        print(f"{r['n']:9d} {r['wall_s'] * 1000.0 / duration:9.3g} " + " ".join(f"{c:>26}" for c in cells))
 
 
 def main(argv=None) -> int:
@@ -149,11 +198,16 @@ def main(argv=None) -> int:
             if n <= args.cpu_max:
                 cpu = run_one(model, n, args.duration, "numba")
                 row.update(cpu_s=cpu["wall_s"], speedup=cpu["wall_s"] / gpu["wall_s"])
+            if model == "cuba":
+                ours = gpu["wall_s"] * 1000.0 / args.duration  # s per biological second
+                row["published"] = {k: dict(s_per_biological_s=v, over_neurosim=v / ours)
+                                    for k, v in published_at(n).items()}
             results.append(row)
             cpu_txt = f"{row['cpu_s']:9.3f} {row['speedup']:8.2f}" if "cpu_s" in row else f"{'-':>9} {'-':>8}"
             gain_txt = f" {row['graph_gain']:6.2f}" if "graph_gain" in row else ""
             print(f"{model:5} {n:9d} {gpu['wall_s']:9.3f} {eps:10.3g} {gpu['bytes_per_event']:8.1f} "
                   f"{frac:6.1%} {cpu_txt} {gpu['rate_hz']:9.2f}{gain_txt}", flush=True)
+    print_published(results, args.duration)
     if args.json:
         from neurosim.atomic import write_text
         write_text(args.json, json.dumps(dict(device=name, duration_ms=args.duration, results=results), indent=1))

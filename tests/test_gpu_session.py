@@ -53,3 +53,13 @@ def test_cuba_gpu_traffic_model_counts_the_passes_that_run():
         rows = net._compiled.S.shape[0]
         per_step = 2 * 8 * rows * 1000 + 4 * 1000
         assert bench.bytes_per_event(net, steps=10, events=5000) == (10 * per_step + 20 * 5000) / 5000
+
+
+def test_published_cuba_figures_are_interpolated_as_a_power_law():
+    bench = _cuba_gpu()
+    at = bench.published_at(10_000)
+    assert at["brian2cuda"] == pytest.approx(1.10) and at["brian2genn"] == pytest.approx(0.428)
+    between = bench.published_at(int(round((1e4 * 1e5) ** 0.5)))   # geometric middle of two sizes
+    assert between["brian2cuda_1_post_block"] == pytest.approx((0.881 * 1.55) ** 0.5, rel=1e-4)
+    assert bench.published_at(4_096_000) == {}                       # beyond the largest published N
+    assert set(bench.published_at(3_562_500)) == set(bench.PUBLISHED_CUBA)
