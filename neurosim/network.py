@@ -19,7 +19,7 @@ from .distributions import ValueSpec, realize
 from .engine import cupy_backend, numba_backend, numpy_backend
 from .engine.compiled import CompiledNetwork, concatenate_projections
 from .engine.recording import ChunkRecord, StateRecordPlan
-from .engine.stimulus import StimulusGenerator, spike_steps
+from .engine.stimulus import InputStreams, StimulusGenerator, spike_steps
 from .inputs import CurrentInput, PoissonInput
 from .monitors import RateMonitor, SpikeMonitor, StateMonitor
 from .neurons.base import NeuronModel
@@ -101,7 +101,7 @@ class Network:
         self._fixed = None            # FixedPointEngine once run on a hardware target
         #: keyword options for :func:`neurosim.hardware.quantize` on the first hardware-target run
         self.quantize_options: dict = {}
-        self._run_rngs: list[np.random.Generator] = []
+        self._input_streams: InputStreams | None = None  # random state of the input, set at build
 
     # ------------------------------------------------------------------ nodes
     @property
@@ -457,8 +457,7 @@ class Network:
 
     def _seed_input(self, seed) -> None:
         """One generator per random input stream, from the run's seed."""
-        run_seq = np.random.SeedSequence(seed).spawn(2)[1]
-        self._run_rngs = [np.random.default_rng(s) for s in run_seq.spawn(self._stimulus.n_random)]
+        self._input_streams = self._stimulus.new_streams(np.random.SeedSequence(seed).spawn(2)[1])
 
     def _build_projection(self, proj: Projection, rng: np.random.Generator) -> None:
         spec, n_pre, n_post = proj.spec, proj.pre.n, proj.post.n
@@ -544,7 +543,7 @@ class Network:
             done = 0
             while done < n_steps:
                 n = min(chunk, n_steps - done)
-                stim = self._stimulus.chunk(self.step, n, self._run_rngs)
+                stim = self._stimulus.chunk(self.step, n, self._input_streams)
                 out = ChunkRecord.allocate(n, cn.n_nodes, plan, self.step, max(4 * cn.node_start[-1], 1 << 16))
                 runner(cn, stim, plan, record_node, out)
                 self._dispatch(out, plan, self.step, n)

@@ -2,7 +2,8 @@
 
 All randomness of a run (Poisson sources and Poisson inputs) is drawn here,
 with NumPy, from the network's run generator, so every backend sees the same
-input bits for the same seed.
+input bits for the same seed.  Poisson groups with constant rates and
+Poisson inputs are sampled in bulk by :mod:`neurosim.engine.poisson`.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from ..inputs import CurrentInput, PoissonInput
 from ..populations import PoissonGroup, SpikeSource
+from .poisson import BinomialTable, SparseBernoulli, dense_bernoulli
 
 
 def spike_steps(times: np.ndarray, dt: float) -> np.ndarray:
@@ -36,6 +38,16 @@ class StimulusChunk:
     pin_slot: np.ndarray
     pin_value: np.ndarray
     i_ext: np.ndarray
+
+
+class InputStreams:
+    """The random state of a run's input: one generator per random stream (``rngs``:
+    Poisson groups, then Poisson inputs), and the spike processes of the constant-rate
+    Poisson groups, made from their generators as the run reaches them."""
+
+    def __init__(self, rngs: list[np.random.Generator]) -> None:
+        self.rngs = rngs
+        self.sparse: dict[int, SparseBernoulli] = {}
 
 
 class StimulusGenerator:
@@ -64,35 +76,49 @@ class StimulusGenerator:
     @property
     def width(self) -> int:
         """Values drawn per step: sets how many steps fit in one chunk."""
-        w = sum(src.n for src, _ in self.sources if isinstance(src, PoissonGroup))
+        w = sum(self._group_width(src) for src, _ in self.sources if isinstance(src, PoissonGroup))
         w += self.pin_slot.size + (self.n_dyn if self.varying_current else 0)
         return max(w, 1)
+
+    def _group_width(self, src: PoissonGroup) -> int:
+        """Values a Poisson group draws per step: one per neuron, or, with constant rates, about
+        two per candidate spike (gap and thinning draw)."""
+        if callable(src.rate) or src.rate_dt is not None:
+            return src.n
+        p_max = float(np.max(src.rate, initial=0.0)) * self.dt * 1e-3
+        return min(src.n, int(np.ceil(2.0 * src.n * p_max)) + 1)
+
+    def new_streams(self, seed_sequence: np.random.SeedSequence) -> InputStreams:
+        """A run's input state, seeded by ``seed_sequence`` (one child per random stream)."""
+        return InputStreams([np.random.default_rng(s) for s in seed_sequence.spawn(self.n_random)])
 
     @property
     def n_random(self) -> int:
         """Number of random streams: one per Poisson group and per Poisson input."""
         return sum(isinstance(src, PoissonGroup) for src, _ in self.sources) + len(self.poisson_inputs)
 
-    def chunk(self, t0: int, n: int, rngs: list[np.random.Generator]) -> StimulusChunk:
+    def chunk(self, t0: int, n: int, streams: InputStreams) -> StimulusChunk:
         """Input for steps t0 ... t0+n-1.
 
-        ``rngs`` holds one generator per random stream (:attr:`n_random`), so
-        each source draws its own sequence and a run split into chunks (or
+        ``streams`` holds one generator per random stream (:attr:`n_random`), so
+        each source draws its own sequence, and a run split into chunks (or
         into several calls of ``run``) draws exactly what one long run would.
         """
-        streams = iter(rngs)
+        rngs = iter(streams.rngs)
         steps_all, idx_all = [], []
         for steps, idx in self._timed:
             a, b = np.searchsorted(steps, [t0, t0 + n])
             steps_all.append(steps[a:b] - t0)
             idx_all.append(idx[a:b])
-        for src, start in self.sources:
+        for number, (src, start) in enumerate(self.sources):
             if isinstance(src, PoissonGroup):
                 p = self._poisson_rates(src, t0, n) * (self.dt * 1e-3)
-                k, i = np.nonzero(next(streams).random((n, src.n)) < p)
+                k, i = self._group_spikes(streams, number, src, p, next(rngs), t0, n)
                 steps_all.append(k)
                 idx_all.append(i + start)
-        if steps_all:
+        if len(steps_all) == 1:  # each source's spikes come ordered by step, then index
+            steps, idx = steps_all[0], idx_all[0]
+        elif steps_all:
             steps = np.concatenate(steps_all)
             idx = np.concatenate(idx_all)
             order = np.lexsort((idx, steps))
@@ -104,12 +130,39 @@ class StimulusGenerator:
         pin_value = np.empty((n, self.pin_slot.size))
         col = 0
         for pi in self.poisson_inputs:
-            p = pi.rate * self.dt * 1e-3
+            table = self._binomial_table(pi.n_inputs, pi.rate * self.dt * 1e-3)
             w = abs(pi.weight) if pi.target.model.conductance_based else pi.weight
-            pin_value[:, col:col + pi.target.n] = next(streams).binomial(pi.n_inputs, p, (n, pi.target.n)) * w
+            pin_value[:, col:col + pi.target.n] = table.sample(next(rngs).random((n, pi.target.n))) * w
             col += pi.target.n
         return StimulusChunk(t0, n, src_ptr, idx.astype(np.int64), self.pin_slot, pin_value,
                              self._currents(t0, n))
+
+    @staticmethod
+    def _group_spikes(streams: InputStreams, number: int, src: PoissonGroup, p: np.ndarray,
+                      rng: np.random.Generator, t0: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Spikes (step - t0, neuron) of Poisson group ``src`` (source ``number``) with per-step
+        probabilities ``p``: constant ones (``p.ndim <= 1``) by its sparse process, made anew when
+        the run starts or the rates changed; time-varying ones with one uniform per cell."""
+        if p.ndim <= 1:
+            p = np.broadcast_to(p, (src.n,))
+            process = streams.sparse.get(number)
+            if process is None or process.next_step != t0 or not np.array_equal(process.p, p):
+                p_max = float(p.max(initial=0.0))
+                if 0.0 < p_max < SparseBernoulli.MIN_P:  # rates so low that gaps could overflow
+                    streams.sparse.pop(number, None)
+                    return dense_bernoulli(p, n, src.n, rng)
+                process = streams.sparse[number] = SparseBernoulli(p, rng, t0)
+            return process.draw(t0, n)
+        streams.sparse.pop(number, None)
+        return dense_bernoulli(p, n, src.n, rng)
+
+    def _binomial_table(self, n_inputs: int, p: float) -> BinomialTable:
+        """The sampler of Binomial(n_inputs, p), built once per pair."""
+        tables = self.__dict__.setdefault("_tables", {})
+        key = (int(n_inputs), float(p))
+        if key not in tables:
+            tables[key] = BinomialTable(*key)
+        return tables[key]
 
     def _poisson_rates(self, src: PoissonGroup, t0: int, n: int) -> np.ndarray:
         rate = src.rate
