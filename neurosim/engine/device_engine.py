@@ -131,11 +131,11 @@ class DeviceEngine:
         self.n_coef = cn.pop_coef.shape[1]
         self.pop_coef = up(np.ascontiguousarray(cn.pop_coef, dtype=np.float64))
         self.rec_row = up(rec_row.reshape(-1))
-        self.node_of = up(cn.node_of.astype(np.int32))
-        self.node_start = up(cn.node_start.astype(np.int64))
-        self.out_degree = up(cn.out_degree.astype(np.int64))
-        self.indptr = up(cn.indptr.astype(np.int64))
-        self.post = up(cn.post.astype(np.int32))
+        self.node_of = up(np.ascontiguousarray(cn.node_of, dtype=np.int32))
+        self.node_start = up(np.ascontiguousarray(cn.node_start, dtype=np.int64))
+        self.out_degree = up(np.ascontiguousarray(cn.out_degree, dtype=np.int64))
+        self.indptr = up(np.ascontiguousarray(cn.indptr, dtype=np.int64))
+        self.post = up(np.ascontiguousarray(cn.post, dtype=np.int32))
         self.weight = up(np.ascontiguousarray(cn.weight, dtype=np.float64))
         self.delay = up(np.ascontiguousarray(cn.delay, dtype=np.uint16))
         # only delayed synapses and Poisson inputs write to the ring buffer (it is empty after
