@@ -125,3 +125,32 @@ def test_changing_a_constant_rate_between_runs_takes_effect():
     counts = rate.counts.reshape(2, -1).sum(axis=1)
     assert counts[0] == pytest.approx(1000 * 5.0 * 0.2, rel=0.15)
     assert counts[1] == pytest.approx(1000 * 50.0 * 0.2, rel=0.05)
+
+
+def test_poisson_input_values_follow_the_binomial_law_and_the_counter():
+    from neurosim.engine.counter_rng import stream_key, uniforms
+    from neurosim.engine.poisson import poisson_input_values
+    table = BinomialTable(1000, 0.002)
+    key = stream_key(np.random.SeedSequence(3))
+    out = np.empty((400, 500))
+    poisson_input_values(key[0], key[1], 50, table.cdf, table.guide, 0.25, out)
+    np.testing.assert_array_equal(out, table.sample(uniforms(*key, 50, 400, 500)) * 0.25)
+    values, counts = np.unique(out / 0.25, return_counts=True)
+    pmf = stats.binom.pmf(values, 1000, 0.002)
+    assert np.all(np.abs(counts / out.size - pmf) < 5 * np.sqrt(pmf * (1 - pmf) / out.size) + 1e-4)
+    part = np.empty((100, 500))                                  # any block of steps: the same values
+    poisson_input_values(key[0], key[1], 250, table.cdf, table.guide, 0.25, part)
+    np.testing.assert_array_equal(part, out[200:300])
+
+
+def test_time_varying_cells_fire_with_their_step_probability():
+    from neurosim.engine.counter_rng import stream_key
+    from neurosim.engine.poisson import bernoulli_cells
+    p = np.linspace(0.0, 0.2, 3000)[:, None]                      # one probability per step
+    k, i = bernoulli_cells(stream_key(np.random.SeedSequence(4)), 0, p, 400)
+    assert np.all(np.diff(k * 400 + i) > 0)
+    per_step = np.bincount(k, minlength=3000)
+    expected = 400 * p[:, 0]
+    z = (per_step.reshape(30, 100).sum(1) - expected.reshape(30, 100).sum(1)) / \
+        np.sqrt((400 * p[:, 0] * (1 - p[:, 0])).reshape(30, 100).sum(1))
+    assert per_step[0] == 0 and np.all(np.abs(z) < 5)

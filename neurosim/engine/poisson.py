@@ -15,6 +15,13 @@ work than one library call per value:
   fire in one step, Binomial(n, p), drawn from one uniform by inverting the
   tabulated distribution function (with a guide table: O(1) per draw).
 
+Poisson inputs and Poisson groups with time-varying rates draw one uniform
+per cell (step, target or neuron), from the counter-based generator of
+:mod:`neurosim.engine.counter_rng` (:func:`poisson_input_values`,
+:func:`bernoulli_cells`): a cell's value depends only on the stream's key,
+the step and the index, so the GPU backend can compute the same values on
+the device.
+
 Both keep the properties the engine promises: the result of steps
 ``a ... b`` does not depend on how they are split into chunks or ``run``
 calls, and the draws are exact up to the rounding of the probabilities in
@@ -25,6 +32,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 from scipy import stats
+
+from .counter_rng import uniform
 
 #: values per draw from a generator: fixed, so a stream is consumed the same way however
 #: the steps are split into chunks
@@ -149,22 +158,54 @@ class BinomialTable:
         """Counts for uniforms ``u`` in [0, 1) (any shape): int64 of the same shape."""
         u = np.ascontiguousarray(u, dtype=np.float64)
         out = np.empty(u.shape, dtype=np.int64)
-        _invert(u.reshape(-1), self.cdf, self.guide, out.reshape(-1))
+        _invert_all(u.reshape(-1), self.cdf, self.guide, out.reshape(-1))
         return out
 
 
-@numba.njit(cache=True, nogil=True)
-def _invert(u, cdf, guide, out):
-    """out[j] = smallest k with u[j] < cdf[k] (the last k if none), starting at guide[floor(u m)]."""
+@numba.njit(inline="always")
+def invert(x, cdf, guide):
+    """The smallest k with x < cdf[k] (the last k if none), searched from guide[floor(x m)]."""
     m, last = guide.size, cdf.size - 1
+    k = guide[min(int(x * m), m - 1)]
+    while k < last and cdf[k] <= x:
+        k += 1
+    return k
+
+
+@numba.njit(cache=True, nogil=True)
+def _invert_all(u, cdf, guide, out):
     for j in range(u.size):
-        x = u[j]
-        k = guide[min(int(x * m), m - 1)]
-        while k < last and cdf[k] <= x:
-            k += 1
-        out[j] = k
+        out[j] = invert(u[j], cdf, guide)
 
 
-def dense_bernoulli(p: np.ndarray, n_steps: int, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Spikes of one uniform per cell: (step, neuron) where ``u < p`` (``p`` broadcasts to (n_steps, n))."""
-    return np.nonzero(rng.random((n_steps, n)) < p)
+@numba.njit(cache=True, nogil=True)
+def poisson_input_values(k0, k1, t0, cdf, guide, weight, out):
+    """A Poisson input's values of steps t0 ... t0 + out.shape[0] - 1 into ``out`` [steps, targets]:
+    the count of target i at step t, Binomial by :func:`invert` of ``uniform(k0, k1, t, i)``, times
+    ``weight``."""
+    u = np.empty(out.shape[1])
+    for k in range(out.shape[0]):
+        for i in range(u.size):  # a loop of its own, so that the compiler vectorises Philox
+            u[i] = uniform(k0, k1, t0 + k, i)
+        for i in range(u.size):
+            out[k, i] = invert(u[i], cdf, guide) * weight
+
+
+@numba.njit(cache=True, nogil=True)
+def _bernoulli_mask(k0, k1, t0, p, n):
+    steps, per_neuron = p.shape[0], p.shape[1] > 1
+    mask = np.empty((steps, n), dtype=np.bool_)
+    u = np.empty(n)
+    for k in range(steps):
+        for i in range(n):  # a loop of its own, so that the compiler vectorises Philox
+            u[i] = uniform(k0, k1, t0 + k, i)
+        for i in range(n):
+            mask[k, i] = u[i] < p[k, i if per_neuron else 0]
+    return mask
+
+
+def bernoulli_cells(key: tuple, t0: int, p: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Spikes (step - t0, neuron) of cells with probabilities ``p`` [steps, 1 or n]: neuron i fires at
+    step t when ``uniform(*key, t, i) < p``; ordered by step, then neuron."""
+    p = np.ascontiguousarray(p, dtype=np.float64)
+    return np.nonzero(_bernoulli_mask(key[0], key[1], t0, p, n))

@@ -13,7 +13,8 @@ import numpy as np
 
 from ..inputs import CurrentInput, PoissonInput
 from ..populations import PoissonGroup, SpikeSource
-from .poisson import BinomialTable, SparseBernoulli, dense_bernoulli
+from .counter_rng import stream_key
+from .poisson import BinomialTable, SparseBernoulli, bernoulli_cells, poisson_input_values
 
 
 def spike_steps(times: np.ndarray, dt: float) -> np.ndarray:
@@ -41,12 +42,14 @@ class StimulusChunk:
 
 
 class InputStreams:
-    """The random state of a run's input: one generator per random stream (``rngs``:
-    Poisson groups, then Poisson inputs), and the spike processes of the constant-rate
-    Poisson groups, made from their generators as the run reaches them."""
+    """The random state of a run's input, per random stream (Poisson groups, then Poisson
+    inputs): a NumPy generator (``rngs``) and a Philox key (``keys``, for the values drawn
+    by counter); and the spike processes of the constant-rate Poisson groups, made from
+    their generators as the run reaches them."""
 
-    def __init__(self, rngs: list[np.random.Generator]) -> None:
-        self.rngs = rngs
+    def __init__(self, sequences: list[np.random.SeedSequence]) -> None:
+        self.keys = [stream_key(seq.spawn(1)[0]) for seq in sequences]
+        self.rngs = [np.random.default_rng(seq) for seq in sequences]
         self.sparse: dict[int, SparseBernoulli] = {}
 
 
@@ -90,7 +93,7 @@ class StimulusGenerator:
 
     def new_streams(self, seed_sequence: np.random.SeedSequence) -> InputStreams:
         """A run's input state, seeded by ``seed_sequence`` (one child per random stream)."""
-        return InputStreams([np.random.default_rng(s) for s in seed_sequence.spawn(self.n_random)])
+        return InputStreams(seed_sequence.spawn(self.n_random))
 
     @property
     def n_random(self) -> int:
@@ -104,7 +107,7 @@ class StimulusGenerator:
         each source draws its own sequence, and a run split into chunks (or
         into several calls of ``run``) draws exactly what one long run would.
         """
-        rngs = iter(streams.rngs)
+        rngs, keys = iter(streams.rngs), iter(streams.keys)
         steps_all, idx_all = [], []
         for steps, idx in self._timed:
             a, b = np.searchsorted(steps, [t0, t0 + n])
@@ -113,7 +116,7 @@ class StimulusGenerator:
         for number, (src, start) in enumerate(self.sources):
             if isinstance(src, PoissonGroup):
                 p = self._poisson_rates(src, t0, n) * (self.dt * 1e-3)
-                k, i = self._group_spikes(streams, number, src, p, next(rngs), t0, n)
+                k, i = self._group_spikes(streams, number, src, p, next(rngs), next(keys), t0, n)
                 steps_all.append(k)
                 idx_all.append(i + start)
         if len(steps_all) == 1:  # each source's spikes come ordered by step, then index
@@ -132,29 +135,30 @@ class StimulusGenerator:
         for pi in self.poisson_inputs:
             table = self._binomial_table(pi.n_inputs, pi.rate * self.dt * 1e-3)
             w = abs(pi.weight) if pi.target.model.conductance_based else pi.weight
-            pin_value[:, col:col + pi.target.n] = table.sample(next(rngs).random((n, pi.target.n))) * w
+            k0, k1 = next(keys)
+            poisson_input_values(k0, k1, t0, table.cdf, table.guide, float(w), pin_value[:, col:col + pi.target.n])
             col += pi.target.n
         return StimulusChunk(t0, n, src_ptr, idx.astype(np.int64), self.pin_slot, pin_value,
                              self._currents(t0, n))
 
     @staticmethod
     def _group_spikes(streams: InputStreams, number: int, src: PoissonGroup, p: np.ndarray,
-                      rng: np.random.Generator, t0: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+                      rng: np.random.Generator, key: tuple, t0: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Spikes (step - t0, neuron) of Poisson group ``src`` (source ``number``) with per-step
-        probabilities ``p``: constant ones (``p.ndim <= 1``) by its sparse process, made anew when
-        the run starts or the rates changed; time-varying ones with one uniform per cell."""
+        probabilities ``p``: constant ones (``p.ndim <= 1``) by its sparse process (``rng``), made
+        anew when the run starts or the rates changed; time-varying ones (and rates too low for
+        the sparse process) with one counter-based uniform per cell (``key``)."""
         if p.ndim <= 1:
             p = np.broadcast_to(p, (src.n,))
             process = streams.sparse.get(number)
             if process is None or process.next_step != t0 or not np.array_equal(process.p, p):
-                p_max = float(p.max(initial=0.0))
-                if 0.0 < p_max < SparseBernoulli.MIN_P:  # rates so low that gaps could overflow
+                if 0.0 < float(p.max(initial=0.0)) < SparseBernoulli.MIN_P:
                     streams.sparse.pop(number, None)
-                    return dense_bernoulli(p, n, src.n, rng)
+                    return bernoulli_cells(key, t0, np.broadcast_to(p, (n, src.n)), src.n)
                 process = streams.sparse[number] = SparseBernoulli(p, rng, t0)
             return process.draw(t0, n)
         streams.sparse.pop(number, None)
-        return dense_bernoulli(p, n, src.n, rng)
+        return bernoulli_cells(key, t0, p, src.n)
 
     def _binomial_table(self, n_inputs: int, p: float) -> BinomialTable:
         """The sampler of Binomial(n_inputs, p), built once per pair."""
