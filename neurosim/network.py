@@ -32,6 +32,9 @@ BACKENDS = {"numpy": numpy_backend.run_chunk, "numba": numba_backend.run_chunk, 
 #: backends that hold the network on a device for a whole run: name -> session(cn)
 #: (a context manager yielding the chunk function, see cupy_backend.session)
 SESSIONS = {"cupy": cupy_backend.session}
+#: backends that draw the counter-based random input themselves (Poisson inputs and
+#: time-varying Poisson groups: StimulusChunk.device); the others get it drawn by the host
+DEVICE_DRAWS = {"cupy"}
 #: largest delay the uint16 delay field holds, in steps
 MAX_DELAY_STEPS = np.iinfo(np.uint16).max - 1
 #: values drawn per chunk of steps (bounds the memory of pre-drawn input)
@@ -543,7 +546,7 @@ class Network:
             done = 0
             while done < n_steps:
                 n = min(chunk, n_steps - done)
-                stim = self._stimulus.chunk(self.step, n, self._input_streams)
+                stim = self._stimulus.chunk(self.step, n, self._input_streams, on_device=name in DEVICE_DRAWS)
                 out = ChunkRecord.allocate(n, cn.n_nodes, plan, self.step, max(4 * cn.node_start[-1], 1 << 16))
                 runner(cn, stim, plan, record_node, out)
                 self._dispatch(out, plan, self.step, n)

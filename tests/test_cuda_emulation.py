@@ -31,13 +31,19 @@ def emulated_device(tmp_path_factory):
     return CpuEmulatedDevice(block=32, library=build_library(tmp_path_factory.mktemp("cuda-emulator")))
 
 
+def register_backend(monkeypatch, name, device, device_draws=True):
+    """Backend ``name`` for this test: the GPU backend's host code on ``device``; ``device_draws``:
+    the device draws the counter-based random input itself, as on a GPU."""
+    monkeypatch.setitem(network.BACKENDS, name, cupy_backend.run_chunk)
+    monkeypatch.setitem(network.SESSIONS, name, functools.partial(cupy_backend.session, device=device))
+    monkeypatch.setattr(network, "DEVICE_DRAWS", network.DEVICE_DRAWS | ({name} if device_draws else set()))
+    return name
+
+
 @pytest.fixture
 def emulated(emulated_device, monkeypatch):
     """Backend 'cuda-emulated' for this test: the GPU backend's host code on the CPU-compiled kernels."""
-    monkeypatch.setitem(network.BACKENDS, "cuda-emulated", cupy_backend.run_chunk)
-    monkeypatch.setitem(network.SESSIONS, "cuda-emulated",
-                        functools.partial(cupy_backend.session, device=emulated_device))
-    return "cuda-emulated"
+    return register_backend(monkeypatch, "cuda-emulated", emulated_device)
 
 
 # ---------------------------------------------------------------- generated neuron code
@@ -121,11 +127,14 @@ def test_exp_must_be_the_backend_identical_one():
 
 # ------------------------------------------------------------------- whole networks
 @pytest.mark.parametrize("model,w_e,w_i", MODELS, ids=lambda m: type(m).__name__ if hasattr(m, "step") else "")
-def test_emulated_kernels_identical_to_numpy_reference(emulated, model, w_e, w_i):
-    """Poisson group and Poisson input, currents, heterogeneous delays, by-sign receptors,
-    spike, state and rate monitors: identical outputs and bitwise-identical final state."""
+def test_emulated_kernels_identical_to_numpy_reference(emulated, emulated_device, model, w_e, w_i):
+    """Poisson group (time-varying rate, drawn on the device) and Poisson input (drawn on the device),
+    currents, heterogeneous delays, by-sign receptors, spike, state and rate monitors: identical
+    outputs and bitwise-identical final state."""
+    emulated_device.launches.clear()
     ref = _assert_identical_to_numpy(emulated, model, w_e, w_i)
     assert ref[1].times.size > 100
+    assert emulated_device.launches["poisson_group"] == emulated_device.launches["poisson_input"] == 1500
 
 
 def _assert_identical_to_numpy(backend, model, w_e, w_i, duration=150.0):
@@ -167,8 +176,7 @@ def test_model_scripts_identical(emulated, name):
 @pytest.fixture
 def counted(emulated_device, monkeypatch):
     """Backend 'counted': as 'cuda-emulated'; the test reads the device's launch counts."""
-    monkeypatch.setitem(network.BACKENDS, "counted", cupy_backend.run_chunk)
-    monkeypatch.setitem(network.SESSIONS, "counted", functools.partial(cupy_backend.session, device=emulated_device))
+    register_backend(monkeypatch, "counted", emulated_device)
     emulated_device.launches.clear()
     return emulated_device
 
@@ -195,14 +203,25 @@ def test_delivery_is_launched_only_when_the_ring_is_written(counted, extra, deli
     assert counted.launches["end_step"] == counted.launches["advance_neurons"] == 200
     assert counted.launches["propagate"] == 200 * n_proj
     assert counted.launches["deliver"] == (200 if delivered else 0)
+    assert counted.launches["poisson_input"] == (200 if extra == "poisson" else 0)  # drawn on the device
+    assert counted.launches["add_input"] == 0
+
+
+def test_random_input_drawn_by_the_host_instead(emulated_device, monkeypatch):
+    """The same backend given host-drawn Poisson inputs and time-varying Poisson groups (as when
+    called without the device draws): the same results, through add_input and the source list."""
+    register_backend(monkeypatch, "host-drawn", emulated_device, device_draws=False)
+    emulated_device.launches.clear()
+    _assert_identical_to_numpy("host-drawn", *MODELS[2], duration=60.0)
+    assert emulated_device.launches["add_input"] == 600 and emulated_device.launches["poisson_input"] == 0
+    assert emulated_device.launches["poisson_group"] == 0 and emulated_device.launches["append_sources"] > 0
 
 
 def test_launches_one_by_one_without_graphs(emulated_device, monkeypatch):
     """A device that records no graphs gets the same launches issued step by step: same results."""
     from neurosim.engine.cuda_emulator import CpuEmulatedDevice
     device = CpuEmulatedDevice(block=emulated_device.block, library=emulated_device.library, graphs=False)
-    monkeypatch.setitem(network.BACKENDS, "eager", cupy_backend.run_chunk)
-    monkeypatch.setitem(network.SESSIONS, "eager", functools.partial(cupy_backend.session, device=device))
+    register_backend(monkeypatch, "eager", device)
     for model, w_e, w_i in (MODELS[0], MODELS[3]):
         _assert_identical_to_numpy("eager", model, w_e, w_i, duration=60.0)
     assert device.launches["end_step"] == 2 * 600
@@ -215,8 +234,7 @@ def test_threads_in_any_order_give_the_same_results(tmp_path_factory, monkeypatc
     equal-weight projections, the state are still exactly the NumPy reference's."""
     from neurosim.engine.cuda_emulator import CpuEmulatedDevice, build_library
     device = CpuEmulatedDevice(block=32, library=build_library(tmp_path_factory.mktemp("reverse"), reverse_order=True))
-    monkeypatch.setitem(network.BACKENDS, "reversed", cupy_backend.run_chunk)
-    monkeypatch.setitem(network.SESSIONS, "reversed", functools.partial(cupy_backend.session, device=device))
+    register_backend(monkeypatch, "reversed", device)
     script = load_script(REPO / "models" / f"{name}.py")
     runs = []
     for backend in ("numpy", "reversed"):

@@ -48,7 +48,7 @@ CXX_FLAGS = ("-std=c++17", "-O2", "-ffp-contract=off", "-fno-fast-math", "-fPIC"
              "-DNEUROSIM_CPU_SHIM")
 
 _SCALARS = {
-    np.dtype(np.int64): ctypes.c_int64, np.dtype(np.int32): ctypes.c_int32,
+    np.dtype(np.int64): ctypes.c_int64, np.dtype(np.int32): ctypes.c_int32, np.dtype(np.uint32): ctypes.c_uint32,
     np.dtype(np.uint64): ctypes.c_uint64, np.dtype(np.float64): ctypes.c_double,
     np.dtype(np.float32): ctypes.c_float,
 }
@@ -137,7 +137,7 @@ class CpuEmulatedDevice:
                 elif isinstance(a, np.generic) and a.dtype in _SCALARS:
                     holders.append(_SCALARS[a.dtype](a.item()))
                 else:
-                    raise TypeError(f"kernel {name}: pass arrays or NumPy scalars (int32, int64, uint64, float32, float64), "
+                    raise TypeError(f"kernel {name}: pass arrays or NumPy scalars (int32, uint32, int64, uint64, float32, float64), "
                                     f"got {type(a).__name__}")
             ptrs = (ctypes.c_void_p * len(holders))(*[ctypes.addressof(h) for h in holders])
             # like a CUDA graph, a recorded launch keeps the argument values (array addresses) it was given

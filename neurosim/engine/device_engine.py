@@ -52,7 +52,7 @@ from .recording import ChunkRecord, StateRecordPlan
 from .stimulus import StimulusChunk
 
 #: the kernel sources, in the order they are compiled
-KERNEL_FILES = ("neuron_update.cu", "spikes.cu", "synapses.cu", "monitors.cu")
+KERNEL_FILES = ("neuron_update.cu", "spikes.cu", "synapses.cu", "monitors.cu", "poisson.cu")
 
 #: threads per spike in ``propagate`` (NEUROSIM_LANES in kernels/synapses.cu)
 LANES = 32
@@ -163,7 +163,9 @@ class DeviceEngine:
         self._pin_key: bytes | None = None
         self.S = self.ring = None
         self.k = {name: device.kernel(name) for name in (
-            "advance_neurons", "append_sources", "propagate", "add_input", "deliver", "end_step", "gather_state")}
+            "advance_neurons", "append_sources", "poisson_group", "propagate", "poisson_input", "add_input",
+            "deliver", "end_step", "gather_state")}
+        self._tables: dict[int, tuple] = {}
 
     # ------------------------------------------------------------ host <-> device
     def upload_state(self, cn: CompiledNetwork) -> None:
@@ -226,7 +228,13 @@ class DeviceEngine:
             i_ext=up(np.ascontiguousarray(stim.i_ext, dtype=np.float64)) if has_drive else up(np.zeros(1)),
             ext_stride=self.n_dyn if stim.i_ext.shape[0] > 1 else 0,
             has_drive=has_drive,
-            pin_value=up(np.ascontiguousarray(stim.pin_value, dtype=np.float64)) if stim.pin_slot.size else None,
+            pin_value=(up(np.ascontiguousarray(stim.pin_value, dtype=np.float64))
+                       if stim.pin_slot.size and stim.pin_value.shape[1] else None),
+            groups=[(np.uint32(k0), np.uint32(k1), up(p), _i64(p.shape[1]), _i64(start), int(size))
+                    for (k0, k1), start, size, p in (stim.device.groups if stim.device else ())],
+            inputs=[(np.uint32(k0), np.uint32(k1), *self._table(table), np.float64(w),
+                     self.pin_slot[first:first + count], int(count))
+                    for (k0, k1), table, w, first, count in (stim.device.inputs if stim.device else ())],
             src_idx=up(stim.src_idx.astype(np.int64)) if stim.src_idx.size else None,
             src_ptr=up(stim.src_ptr.astype(np.int64)),
             src_max=int(np.diff(stim.src_ptr).max(initial=0)),
@@ -270,16 +278,30 @@ class DeviceEngine:
                      _i64(self.n_coef), c.i_ext, _i64(c.ext_stride), _i32(c.has_drive), clock, *spike_list)
         if c.src_max:
             self._launch("append_sources", c.src_max, c.src_idx, c.src_ptr, clock, *spike_list)
+        for k0, k1, p, p_stride, start, size in c.groups:
+            self._launch("poisson_group", size, k0, k1, _i64(c.t0), clock, p, p_stride, start, _i64(size),
+                         *spike_list)
         for threads, node, pre_start, off, rec, mag, uni, base in self.projections:
             self._launch("propagate", threads, self.spikes, c.counts, clock, _i64(self.n_nodes), node, pre_start,
                          off, self.indptr, self.post, self.weight, self.delay, rec, mag, uni, base, n_dyn,
                          _i64(self.D), self.ring, self.S, self.rec_row)
+        for k0, k1, cdf, n_cdf, guide, n_guide, w, pins, count in c.inputs:
+            self._launch("poisson_input", count, k0, k1, _i64(c.t0), clock, cdf, n_cdf, guide, n_guide, w, pins,
+                         _i64(count), self.ring, n_dyn)
         if c.pin_value is not None:
             self._launch("add_input", self.pin_slot.size, self.ring, clock, n_dyn, self.pin_slot, c.pin_value,
                          _i64(self.pin_slot.size))
-        if self.delayed or c.pin_value is not None:
+        if self.delayed or c.pin_value is not None or c.inputs:
             self._launch("deliver", 2 * self.n_dyn, self.S, n_dyn, self.ring, clock, self.rec_row)
         self.k["end_step"](1, 1, (clock, _i64(self.D), self.rec_total, c.step_ptr))
+
+    def _table(self, table) -> tuple:
+        """A Poisson input's binomial table on the device: (cdf, entries, guide, entries), uploaded once."""
+        if id(table) not in self._tables:
+            up = self.dev.to_device
+            self._tables[id(table)] = (table, up(table.cdf), _i64(table.cdf.size), up(table.guide),
+                                       _i64(table.guide.size))
+        return self._tables[id(table)][1:]
 
     def _copy_back(self, stim: StimulusChunk, c: _Chunk, out: ChunkRecord) -> None:
         """The chunk's monitor data from the device into ``out``; recorded spikes ascending within each step."""
@@ -310,7 +332,9 @@ class _Chunk:
     i_ext: Any          # float64 [1 or n, n_dyn] drive
     ext_stride: int     # n_dyn when i_ext has a row per step, else 0
     has_drive: bool     # any nonzero drive (else i_ext is not read)
-    pin_value: Any      # float64 [n, inputs] Poisson-input draws, or None
+    pin_value: Any      # float64 [n, inputs] Poisson-input draws of the host, or None
+    groups: list        # time-varying Poisson groups drawn on the device: keys, probabilities, neurons
+    inputs: list        # Poisson inputs drawn on the device: keys, binomial table, weight, entries
     src_idx: Any        # int64 source spikes (global indices), or None
     src_ptr: Any        # int64 [n + 1] CSR of src_idx over steps
     src_max: int        # most source spikes of one step

@@ -30,6 +30,9 @@ class StimulusChunk:
     over steps, ascending within a step).  ``pin_slot``/``pin_value``: value
     added to ring-buffer entry ``pin_slot`` (flattened receptor x column) in
     each step.  ``i_ext``: drive per column, one row (constant) or one per step.
+    ``device``: the random input left to a device that draws it itself (then
+    absent from ``src_idx``, and ``pin_value`` has no columns); None when the
+    host drew everything.
     """
 
     t0: int
@@ -39,6 +42,21 @@ class StimulusChunk:
     pin_slot: np.ndarray
     pin_value: np.ndarray
     i_ext: np.ndarray
+    device: DeviceDraws | None = None
+
+
+@dataclasses.dataclass
+class DeviceDraws:
+    """Random input a device draws from the same counters as the host (``kernels/poisson.cu``).
+
+    ``groups``: per Poisson group with time-varying rates, (key, first global
+    index, neurons, probabilities [steps, 1 or neurons]); ``inputs``: per
+    Poisson input, (key, :class:`BinomialTable`, weight, first entry of
+    ``pin_slot``, targets).
+    """
+
+    groups: list = dataclasses.field(default_factory=list)
+    inputs: list = dataclasses.field(default_factory=list)
 
 
 class InputStreams:
@@ -100,13 +118,16 @@ class StimulusGenerator:
         """Number of random streams: one per Poisson group and per Poisson input."""
         return sum(isinstance(src, PoissonGroup) for src, _ in self.sources) + len(self.poisson_inputs)
 
-    def chunk(self, t0: int, n: int, streams: InputStreams) -> StimulusChunk:
+    def chunk(self, t0: int, n: int, streams: InputStreams, on_device: bool = False) -> StimulusChunk:
         """Input for steps t0 ... t0+n-1.
 
         ``streams`` holds one generator per random stream (:attr:`n_random`), so
         each source draws its own sequence, and a run split into chunks (or
         into several calls of ``run``) draws exactly what one long run would.
+        ``on_device``: leave the counter-based draws (Poisson inputs, Poisson
+        groups with time-varying rates) to the device (``StimulusChunk.device``).
         """
+        device = DeviceDraws() if on_device else None
         rngs, keys = iter(streams.rngs), iter(streams.keys)
         steps_all, idx_all = [], []
         for steps, idx in self._timed:
@@ -116,7 +137,11 @@ class StimulusGenerator:
         for number, (src, start) in enumerate(self.sources):
             if isinstance(src, PoissonGroup):
                 p = self._poisson_rates(src, t0, n) * (self.dt * 1e-3)
-                k, i = self._group_spikes(streams, number, src, p, next(rngs), next(keys), t0, n)
+                rng, key = next(rngs), next(keys)
+                if device is not None and p.ndim == 2:
+                    device.groups.append((key, start, src.n, np.ascontiguousarray(p)))
+                    continue
+                k, i = self._group_spikes(streams, number, src, p, rng, key, t0, n)
                 steps_all.append(k)
                 idx_all.append(i + start)
         if len(steps_all) == 1:  # each source's spikes come ordered by step, then index
@@ -130,16 +155,19 @@ class StimulusGenerator:
             steps = idx = np.zeros(0, dtype=np.int64)
         src_ptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(steps, minlength=n), out=src_ptr[1:])
-        pin_value = np.empty((n, self.pin_slot.size))
+        pin_value = np.empty((n, 0 if device is not None else self.pin_slot.size))
         col = 0
         for pi in self.poisson_inputs:
             table = self._binomial_table(pi.n_inputs, pi.rate * self.dt * 1e-3)
-            w = abs(pi.weight) if pi.target.model.conductance_based else pi.weight
-            k0, k1 = next(keys)
-            poisson_input_values(k0, k1, t0, table.cdf, table.guide, float(w), pin_value[:, col:col + pi.target.n])
+            w = float(abs(pi.weight) if pi.target.model.conductance_based else pi.weight)
+            key = next(keys)
+            if device is not None:
+                device.inputs.append((key, table, w, col, pi.target.n))
+            else:
+                poisson_input_values(key[0], key[1], t0, table.cdf, table.guide, w, pin_value[:, col:col + pi.target.n])
             col += pi.target.n
         return StimulusChunk(t0, n, src_ptr, idx.astype(np.int64), self.pin_slot, pin_value,
-                             self._currents(t0, n))
+                             self._currents(t0, n), device)
 
     @staticmethod
     def _group_spikes(streams: InputStreams, number: int, src: PoissonGroup, p: np.ndarray,
