@@ -18,10 +18,12 @@ Per step ``t`` (the contract of :mod:`neurosim.engine.compiled`):
    neuron that spikes to its node's segment of the spike list, with the
    per-node counts, the event total and the recorded spikes
    (``kernels/spike_list.cuh``); ``append_sources`` does the same for the
-   step's source spikes;
+   step's source spikes drawn or listed by the host, ``poisson_group`` for
+   the Poisson groups the device draws (time-varying rates);
 3. ``propagate`` once per projection, in the engine's (node, projection)
    order (delay-0 synapses add to ``S`` directly);
-4. ``add_input``: the Poisson-input draws of step ``t`` into slot ``t % D``;
+4. ``poisson_input`` per Poisson input drawn on the device (``add_input``
+   for host-drawn values): its values of step ``t`` into slot ``t % D``;
 5. ``deliver``: ring-buffer slot ``t % D`` into the receptor rows, cleared
    (not launched when no synapse has a delay and no Poisson input exists:
    then nothing is ever written to the ring);
