@@ -2,8 +2,9 @@
 //
 // The spike list, the per-node counts, the event totals and the recorded
 // spikes are written by append_spike (spike_list.cuh): from advance_neurons
-// (neuron_update.cu) for the neurons' own spikes, and from append_sources here
-// for spike sources and Poisson groups, whose spikes the host draws.
+// (neuron_update.cu) for the neurons' own spikes, from append_sources here for
+// the spikes the host lists (spike sources, constant-rate Poisson groups), and
+// from poisson_group (poisson.cu) for the Poisson groups drawn on the device.
 #include "spike_list.cuh"
 
 // Thread j: append the j-th source spike of step k = clock[0], src_idx[src_ptr[k] + j]

@@ -1,6 +1,7 @@
 // Synaptic input: delivery of a ring-buffer slot into the receptor rows, the
 // event-driven scatter of spiking neurons' synapses into the ring buffer (and,
-// for delay 0, straight into the state), and host-drawn Poisson input.
+// for delay 0, straight into the state), and Poisson input drawn by the host
+// (poisson.cu draws it on the device).
 //
 // The ring buffer is float64 [D, 2, n_dyn]: slot, receptor (0 exc, 1 inh),
 // column; the current step's slot is clock[1] (spike_list.cuh).  Several

@@ -8,9 +8,11 @@ CPU backends.  :class:`~neurosim.engine.device_engine.DeviceEngine` holds the
 state, ring buffer and synapses on the GPU for a whole ``run`` and launches
 the kernels; only stimuli go up and monitor data come back, once per chunk.
 
-Input is drawn on the host by the network's ``StimulusGenerator`` (Poisson
-groups and Poisson inputs) and copied up per chunk: the same seed gives the
-same input bits whatever the backend.
+Random input gives the same bits as on the CPU backends: Poisson inputs and
+time-varying Poisson groups are drawn on the device from the host's
+counter-based generator (``kernels/poisson.cu``); spike sources and
+constant-rate Poisson groups are drawn (or listed) by the network's
+``StimulusGenerator`` and copied up per chunk as spike lists.
 
 CuPy is an optional dependency (``pip install neurosim[gpu]``).  Differences
 from the CPU backends, and their bound, are in docs/gpu.md.
