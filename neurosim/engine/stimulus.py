@@ -1,9 +1,12 @@
 """Input drawn ahead of the engine, one chunk of steps at a time.
 
-All randomness of a run (Poisson sources and Poisson inputs) is drawn here,
-with NumPy, from the network's run generator, so every backend sees the same
-input bits for the same seed.  Poisson groups with constant rates and
-Poisson inputs are sampled in bulk by :mod:`neurosim.engine.poisson`.
+All randomness of a run (Poisson sources and Poisson inputs) comes from the
+network's run streams, one per random source, so every backend sees the same
+input bits for the same seed.  It is sampled in bulk by
+:mod:`neurosim.engine.poisson`: constant-rate Poisson groups from a NumPy
+generator, Poisson inputs and time-varying Poisson groups from a
+counter-based generator (:mod:`neurosim.engine.counter_rng`), which a GPU
+backend evaluates itself (``StimulusChunk.device``).
 """
 from __future__ import annotations
 
@@ -88,6 +91,7 @@ class StimulusGenerator:
              for pi in poisson_inputs]
         ).astype(np.int64) if poisson_inputs else np.zeros(0, dtype=np.int64)
         self.varying_current = any(c.values_dt is not None for c in currents)
+        self._tables: dict[tuple[int, float], BinomialTable] = {}
 
     def _spike_table(self, src: SpikeSource, start: int):
         steps = spike_steps(src.times, self.dt)
@@ -190,11 +194,10 @@ class StimulusGenerator:
 
     def _binomial_table(self, n_inputs: int, p: float) -> BinomialTable:
         """The sampler of Binomial(n_inputs, p), built once per pair."""
-        tables = self.__dict__.setdefault("_tables", {})
         key = (int(n_inputs), float(p))
-        if key not in tables:
-            tables[key] = BinomialTable(*key)
-        return tables[key]
+        if key not in self._tables:
+            self._tables[key] = BinomialTable(*key)
+        return self._tables[key]
 
     def _poisson_rates(self, src: PoissonGroup, t0: int, n: int) -> np.ndarray:
         rate = src.rate
