@@ -48,8 +48,9 @@ NEUROSIM_CPU_LAUNCHER(deliver)
 // synapse adds its weight to its target receptor: a synapse of delay 0 straight
 // to its state row in S (rec_row, as in deliver), any other to slot
 // (clock[1] + delay) % D.  receptor < 0: by the weight's sign (magnitude != 0:
-// conductances take |w|).  uniform >= 0: every synapse has the weight and delay
-// of synapse `uniform` (only post indices are read).
+// conductances take |w|).  The projection's weights and delays are at
+// weight/delay[syn + value_offset]; uniform != 0: all its synapses share the one
+// value at weight/delay[value_offset] (only post indices are read per synapse).
 //
 // Run serially in thread order (the CPU emulation), a spike's synapses are
 // added in CSR order and spikes in list order, as in the CPU backends, as long
@@ -57,7 +58,8 @@ NEUROSIM_CPU_LAUNCHER(deliver)
 extern "C" __global__ void propagate(const int* spikes, const unsigned long long* counts, const long long* clock,
                                      long long n_nodes, long long node, long long pre_start, long long ptr_offset,
                                      const long long* indptr, const int* post, const double* weight,
-                                     const unsigned short* delay, int receptor, int magnitude, long long uniform,
+                                     const unsigned short* delay, int receptor, int magnitude, int uniform,
+                                     long long value_offset,
                                      long long post_base, long long n_dyn, long long D,
                                      double* ring, double* S, const int* rec_row)
 {
@@ -76,7 +78,7 @@ extern "C" __global__ void propagate(const int* spikes, const unsigned long long
         long long syn = begin + lane * per_lane;
         long long stop = syn + per_lane < end ? syn + per_lane : end;
         for (; syn < stop; ++syn) {
-            long long s = uniform >= 0 ? uniform : syn;
+            long long s = uniform ? value_offset : syn + value_offset;
             double w = weight[s];
             int r = receptor;
             if (r < 0) {

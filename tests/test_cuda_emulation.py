@@ -248,6 +248,17 @@ def test_threads_in_any_order_give_the_same_results(tmp_path_factory, monkeypatc
         np.testing.assert_array_equal(a, b)
 
 
+def test_uniform_projections_send_one_weight_and_delay_to_the_device(emulated, emulated_device):
+    """CUBA's four projections share one weight and one delay each: the device holds 4 values, not
+    one per synapse; a projection with its own weights sends them all."""
+    net = load_script(REPO / "models" / "cuba.py").build(n=400)
+    extra = net.connect(net.nodes["exc"], net.nodes["inh"], p=0.1, weight=ns.Uniform(0.1, 0.2))
+    net.run(1.0, seed=1, backend=emulated, progress=False)
+    engine = net._compiled._device_engines[id(emulated_device)][1]
+    assert engine.weight.size == engine.delay.size == 4 + extra.post_index.size
+    assert np.isin(extra.weight, engine.weight).all()
+
+
 def test_thread_groups_that_take_several_spikes(emulated, monkeypatch):
     """propagate with fewer thread groups than spikes: each group takes a run of consecutive spikes
     (every projection of this network has equal weights, so the order of additions does not matter)."""

@@ -138,23 +138,31 @@ class DeviceEngine:
         self.out_degree = up(np.ascontiguousarray(cn.out_degree, dtype=np.int64))
         self.indptr = up(np.ascontiguousarray(cn.indptr, dtype=np.int64))
         self.post = up(np.ascontiguousarray(cn.post, dtype=np.int32))
-        self.weight = up(np.ascontiguousarray(cn.weight, dtype=np.float64))
-        self.delay = up(np.ascontiguousarray(cn.delay, dtype=np.uint16))
         # only delayed synapses and Poisson inputs write to the ring buffer (it is empty after
         # every step otherwise), so without them no step needs to stream it
         self.delayed = cn.max_delay_steps > 0
-        # projections in the engine's order: node, then its projections
-        self.projections = []
+        # projections in the engine's order: node, then its projections; their weights and delays
+        # go up compacted: a projection whose synapses share one weight and delay sends one value
+        self.projections, weights, delays, n_values = [], [], [], 0
         for nd in range(cn.n_nodes):
             a, b = int(cn.node_start[nd]), int(cn.node_start[nd + 1])
             for qq in range(cn.node_proj_ptr[nd], cn.node_proj_ptr[nd + 1]):
                 q = int(cn.node_proj[qq])
                 off = int(cn.proj_ptr_offset[q])
-                if cn.indptr[off + (b - a)] == cn.indptr[off]:
+                first, last = int(cn.indptr[off]), int(cn.indptr[off + (b - a)])
+                if last == first:
                     continue  # no synapses
+                uniform = int(cn.proj_uniform[q]) >= 0
+                lo, hi = (int(cn.proj_uniform[q]), int(cn.proj_uniform[q]) + 1) if uniform else (first, last)
+                weights.append(cn.weight[lo:hi])
+                delays.append(cn.delay[lo:hi])
+                value_offset = n_values if uniform else n_values - first
+                n_values += hi - lo
                 self.projections.append((LANES * min(b - a, PROPAGATE_GROUPS), _i64(nd), _i64(a), _i64(off),
                                          _i32(cn.proj_receptor[q]), _i32(cn.proj_magnitude[q]),
-                                         _i64(cn.proj_uniform[q]), _i64(cn.proj_post_base[q])))
+                                         _i32(uniform), _i64(value_offset), _i64(cn.proj_post_base[q])))
+        self.weight = up(np.concatenate(weights).astype(np.float64) if weights else np.zeros(1))
+        self.delay = up(np.concatenate(delays).astype(np.uint16) if delays else np.zeros(1, dtype=np.uint16))
         self.spikes = xp.zeros(max(n_total, 1), dtype=np.int32)
         self.rec_node = up(np.zeros(cn.n_nodes, dtype=np.uint8))
         self._rec_nodes: np.ndarray | None = None
@@ -283,10 +291,10 @@ class DeviceEngine:
         for k0, k1, p, p_stride, start, size in c.groups:
             self._launch("poisson_group", size, k0, k1, _i64(c.t0), clock, p, p_stride, start, _i64(size),
                          *spike_list)
-        for threads, node, pre_start, off, rec, mag, uni, base in self.projections:
+        for threads, node, pre_start, off, rec, mag, uniform, value_offset, base in self.projections:
             self._launch("propagate", threads, self.spikes, c.counts, clock, _i64(self.n_nodes), node, pre_start,
-                         off, self.indptr, self.post, self.weight, self.delay, rec, mag, uni, base, n_dyn,
-                         _i64(self.D), self.ring, self.S, self.rec_row)
+                         off, self.indptr, self.post, self.weight, self.delay, rec, mag, uniform, value_offset, base,
+                         n_dyn, _i64(self.D), self.ring, self.S, self.rec_row)
         for k0, k1, cdf, n_cdf, guide, n_guide, w, pins, count in c.inputs:
             self._launch("poisson_input", count, k0, k1, _i64(c.t0), clock, cdf, n_cdf, guide, n_guide, w, pins,
                          _i64(count), self.ring, n_dyn)
