@@ -1,8 +1,8 @@
 """Random input drawn in bulk: Poisson spike trains and Poisson input counts.
 
 The stimulus generator (:mod:`neurosim.engine.stimulus`) draws all
-randomness of a run on the host, from NumPy generators, so every backend
-sees the same input for the same seed.  Drawing is often the largest part of
+randomness of a run from the network's run streams, so every backend sees
+the same input for the same seed.  Drawing is often the largest part of
 a run (one uniform per Poisson neuron and step, one binomial per Poisson
 input target and step), so the two common cases are sampled here in less
 work than one library call per value:
@@ -85,7 +85,7 @@ class SparseBernoulli:
     ``t0`` on.
     """
 
-    #: below this p_max, gaps could overflow int64: use :func:`dense_bernoulli`
+    #: below this p_max, gaps could overflow int64: draw one uniform per cell (:func:`bernoulli_cells`)
     MIN_P = 2.0 ** -40
 
     def __init__(self, p: np.ndarray, rng: np.random.Generator, t0: int) -> None:
@@ -135,9 +135,10 @@ class SparseBernoulli:
 class BinomialTable:
     """Binomial(n, p) counts drawn from uniforms by inverting the tabulated distribution function.
 
-    ``cdf[k]`` = P(X <= k) for k = 0 ... K, K = n or far enough into the
-    tail that the rest has probability below 1e-300 (computed with SciPy in
-    log space, so large ``n * p`` do not underflow); a uniform u gives the
+    ``cdf[k]`` = P(X <= k) for k = 0 ... K, K = n or the mean plus 40
+    standard deviations plus 40, beyond which the probability is negligible
+    (SciPy's binomial distribution function, through the incomplete beta
+    function, so large ``n * p`` do not underflow); a uniform u gives the
     smallest k with u < cdf[k] (K where rounding leaves cdf[K] below 1).  A
     guide table indexed by ``floor(u * m)`` gives the search its start, so
     each draw costs O(1) comparisons on average.
