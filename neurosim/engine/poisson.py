@@ -139,7 +139,7 @@ class BinomialTable:
     standard deviations plus 40, beyond which the probability is negligible
     (SciPy's binomial distribution function, through the incomplete beta
     function, so large ``n * p`` do not underflow); a uniform u gives the
-    smallest k with u < cdf[k] (K where rounding leaves cdf[K] below 1).  A
+    smallest k with u < cdf[k].  A
     guide table indexed by ``floor(u * m)`` gives the search its start, so
     each draw costs O(1) comparisons on average.
     """
@@ -150,8 +150,8 @@ class BinomialTable:
         mean, sd = n * p, np.sqrt(n * p * (1.0 - p))
         top = int(min(n, np.ceil(mean + 40.0 * sd + 40.0)))
         self.n, self.p = int(n), float(p)
-        self.cdf = stats.binom.cdf(np.arange(top + 1), n, p) if top < n else \
-            np.concatenate([stats.binom.cdf(np.arange(top), n, p), [1.0]])
+        self.cdf = stats.binom.cdf(np.arange(top + 1), n, p)
+        self.cdf[-1] = 1.0  # the tail beyond K (if any) and rounding fold into K
         m = max(1, min(self.cdf.size, 1 << 12))
         self.guide = np.searchsorted(self.cdf, np.arange(m) / m, side="right").astype(np.int64)
 
