@@ -32,6 +32,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 DT = 0.1  # ms
+WEIGHT = 0.1  # mV per Poisson-input event
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -53,7 +54,7 @@ def _network(kind: str, n: int, rate):
         net.add_population("pop", 1, ns.LIF())
     else:
         pop = net.add_population("pop", n, ns.LIF())
-        net.add_poisson_input(pop, n_inputs=1000, rate=rate, weight=0.1)
+        net.add_poisson_input(pop, n_inputs=1000, rate=rate, weight=WEIGHT)
     net.run(DT, seed=1, backend="numpy", progress=False)  # builds the stimulus generator
     return net
 
@@ -66,7 +67,7 @@ def time_neurosim(net, steps: int) -> tuple[float, float]:
     start, t0, events = time.perf_counter(), net.step, 0.0
     for a in range(0, steps, chunk):
         c = stim.chunk(t0 + a, min(chunk, steps - a), streams)
-        events += c.src_idx.size + (c.pin_value.sum() / 0.1 if c.pin_value.size else 0.0)
+        events += c.src_idx.size + (c.pin_value.sum() / WEIGHT if c.pin_value.size else 0.0)
     return time.perf_counter() - start, events / steps
 
 

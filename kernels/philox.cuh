@@ -35,14 +35,3 @@ __device__ inline double counter_uniform(unsigned int k0, unsigned int k1, long 
     unsigned long long x = ((unsigned long long)c[0] << 32) | c[1];
     return (double)(x >> 11) * (1.0 / 9007199254740992.0);
 }
-
-// The smallest k with x < cdf[k] (the last k, n_cdf - 1, if none), searched from
-// guide[floor(x * n_guide)]: the inversion of neurosim.engine.poisson.invert.
-__device__ inline long long invert_cdf(double x, const double* cdf, long long n_cdf, const long long* guide,
-                                       long long n_guide)
-{
-    long long g = (long long)(x * (double)n_guide);
-    long long k = guide[g < n_guide - 1 ? g : n_guide - 1];
-    while (k < n_cdf - 1 && cdf[k] <= x) ++k;
-    return k;
-}

@@ -4,6 +4,17 @@
 #include "philox.cuh"
 #include "spike_list.cuh"
 
+// The smallest k with x < cdf[k] (the last k, n_cdf - 1, if none), searched from
+// guide[floor(x * n_guide)]: the inversion of neurosim.engine.poisson.invert.
+__device__ inline long long invert_cdf(double x, const double* cdf, long long n_cdf, const long long* guide,
+                                       long long n_guide)
+{
+    long long g = (long long)(x * (double)n_guide);
+    long long k = guide[g < n_guide - 1 ? g : n_guide - 1];
+    while (k < n_cdf - 1 && cdf[k] <= x) ++k;
+    return k;
+}
+
 // Thread i < n: neuron start + i of a Poisson group with key (k0, k1) spikes at
 // step t = t0 + k (k = clock[0]) when counter_uniform(k0, k1, t, i) < its
 // probability, p[k * p_stride + i] (p_stride n: one per neuron) or p[k] (p_stride
@@ -34,6 +45,6 @@ extern "C" __global__ void poisson_input(unsigned int k0, unsigned int k1, long 
     if (m >= count) return;
     long long events = invert_cdf(counter_uniform(k0, k1, t0 + clock[0], m), cdf, n_cdf, guide, n_guide);
     double value = (double)events * weight;
-    if (value != 0.0) atomicAdd(ring + clock[1] * 2 * n_dyn + pin_slot[m], value);
+    if (value != 0.0) atomicAdd(current_slot(ring, clock, n_dyn) + pin_slot[m], value);
 }
 NEUROSIM_CPU_LAUNCHER(poisson_input)

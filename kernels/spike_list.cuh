@@ -44,3 +44,9 @@ __device__ inline void append_spike(long long i, long long k, NEUROSIM_SPIKE_LIS
         if (r < (unsigned long long)rec_capacity) rec_idx[r] = (int)i;
     }
 }
+
+// The ring-buffer slot of the current step: slot clock[1] of ring [D, 2, n_dyn].
+__device__ inline double* current_slot(double* ring, const long long* clock, long long n_dyn)
+{
+    return ring + clock[1] * 2 * n_dyn;
+}

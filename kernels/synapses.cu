@@ -10,13 +10,7 @@
 // fixed, so a sum may differ from the CPU's in-order sum within the bound
 // docs/gpu.md derives; the CPU emulation runs threads in index order and
 // reproduces the CPU backends bit for bit.
-#include "common.cuh"
-
-// The ring-buffer slot of the current step: slot clock[1] of ring [D, 2, n_dyn].
-__device__ inline double* current_slot(double* ring, const long long* clock, long long n_dyn)
-{
-    return ring + clock[1] * 2 * n_dyn;
-}
+#include "spike_list.cuh"
 
 // Thread e < 2 n_dyn: add entry e of the current slot (receptor e / n_dyn,
 // column e % n_dyn) to its state row rec_row[e] when nonzero, and clear it.
