@@ -67,3 +67,33 @@ def isi_cv_per_neuron(times, indices, min_spikes: int = 3) -> np.ndarray:
             d = np.diff(tk)
             cvs.append(d.std() / d.mean())
     return np.asarray(cvs)
+
+
+# ------------------------------------------------ the GPU backend on the CPU (kernels/*.cu via g++)
+@pytest.fixture(scope="session")
+def emulated_device(tmp_path_factory):
+    """The kernels compiled for the CPU, once per test session (blocks of 32 threads)."""
+    import shutil
+    if shutil.which("g++") is None:
+        pytest.skip("the CUDA CPU emulation needs g++")
+    from neurosim.engine.cuda_emulator import CpuEmulatedDevice, build_library
+    return CpuEmulatedDevice(block=32, library=build_library(tmp_path_factory.mktemp("cuda-emulator")))
+
+
+def register_backend(monkeypatch, name, device, device_draws=True):
+    """Backend ``name`` for this test: the GPU backend's host code on ``device``; ``device_draws``:
+    the device draws the counter-based random input itself, as on a GPU."""
+    import functools
+
+    from neurosim import network
+    from neurosim.engine import cupy_backend
+    monkeypatch.setitem(network.BACKENDS, name, cupy_backend.run_chunk)
+    monkeypatch.setitem(network.SESSIONS, name, functools.partial(cupy_backend.session, device=device))
+    monkeypatch.setattr(network, "DEVICE_DRAWS", network.DEVICE_DRAWS | ({name} if device_draws else set()))
+    return name
+
+
+@pytest.fixture
+def emulated(emulated_device, monkeypatch):
+    """Backend 'cuda-emulated' for this test: the GPU backend's host code on the CPU-compiled kernels."""
+    return register_backend(monkeypatch, "cuda-emulated", emulated_device)

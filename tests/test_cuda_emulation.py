@@ -1,7 +1,6 @@
 """The GPU backend without a GPU: the real kernels/*.cu compiled with g++ and run
 thread by thread (neurosim.engine.cuda_emulator), driven by the GPU backend's
 own host code, must reproduce the NumPy reference bit for bit."""
-import functools
 import shutil
 from pathlib import Path
 
@@ -9,7 +8,6 @@ import numpy as np
 import pytest
 
 import neurosim as ns
-from neurosim import network
 from neurosim.engine import cuda_codegen, cupy_backend
 from neurosim.engine.device_engine import DeviceEngine
 from neurosim.engine.kernels_path import kernel_dir
@@ -17,33 +15,12 @@ from neurosim.neurons import mathfn
 from neurosim.neurons.mathfn import where
 from neurosim.scripts import load_script
 
+from conftest import register_backend
 from test_engine import MODELS, mixed_network, outputs
 
 REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="the CUDA CPU emulation needs g++")
-
-
-@pytest.fixture(scope="session")
-def emulated_device(tmp_path_factory):
-    """The kernels compiled for the CPU, once per test session (blocks of 32 threads)."""
-    from neurosim.engine.cuda_emulator import CpuEmulatedDevice, build_library
-    return CpuEmulatedDevice(block=32, library=build_library(tmp_path_factory.mktemp("cuda-emulator")))
-
-
-def register_backend(monkeypatch, name, device, device_draws=True):
-    """Backend ``name`` for this test: the GPU backend's host code on ``device``; ``device_draws``:
-    the device draws the counter-based random input itself, as on a GPU."""
-    monkeypatch.setitem(network.BACKENDS, name, cupy_backend.run_chunk)
-    monkeypatch.setitem(network.SESSIONS, name, functools.partial(cupy_backend.session, device=device))
-    monkeypatch.setattr(network, "DEVICE_DRAWS", network.DEVICE_DRAWS | ({name} if device_draws else set()))
-    return name
-
-
-@pytest.fixture
-def emulated(emulated_device, monkeypatch):
-    """Backend 'cuda-emulated' for this test: the GPU backend's host code on the CPU-compiled kernels."""
-    return register_backend(monkeypatch, "cuda-emulated", emulated_device)
 
 
 # ---------------------------------------------------------------- generated neuron code
