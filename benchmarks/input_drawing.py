@@ -14,12 +14,14 @@ and their ratio.  The mean number of spikes (or input events) per step of
 both is printed as a check that they sample the same law.
 
 Cases: constant-rate Poisson groups of 100 k and 1 M neurons at 10 Hz, one
-with rates spread over 0-20 Hz, and Poisson inputs of 1,000 sources at
-20 Hz into 12.5 k targets (Brunel's external drive) and 1 M targets.
-dt = 0.1 ms.  Single thread.
+with rates spread over 0-20 Hz, one whose rate changes every millisecond
+(5-15 Hz), and Poisson inputs of 1,000 sources at 20 Hz into 12.5 k targets
+(Brunel's external drive) and 1 M targets.  dt = 0.1 ms.  ``--threads``:
+Numba threads of neurosim's per-cell samplers (as ``run(threads=...)``
+gives them); NumPy's generator has one.
 
     python benchmarks/input_drawing.py                  # 2,000 steps per case, best of 3
-    python benchmarks/input_drawing.py --steps 500 --repeat 1
+    python benchmarks/input_drawing.py --steps 500 --repeat 1 --threads 2
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 DT = 0.1  # ms
 WEIGHT = 0.1  # mV per Poisson-input event
+RATE_DT = 1.0  # ms between the rates of the time-varying case
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -40,17 +43,28 @@ def parse_args(argv=None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=2000, help="steps drawn per case (default 2000)")
     p.add_argument("--repeat", type=int, default=3, help="repetitions; the best is reported (default 3)")
+    p.add_argument("--threads", type=int, default=1, help="Numba threads for neurosim (default 1)")
     args = p.parse_args(argv)
-    if args.steps < 1 or args.repeat < 1:
-        p.error("--steps and --repeat must be >= 1")
+    if args.steps < 1 or args.repeat < 1 or args.threads < 1:
+        p.error("--steps, --repeat and --threads must be >= 1")
     return args
 
 
-def _network(kind: str, n: int, rate):
+def case_rate(spec, n: int, steps: int) -> np.ndarray:
+    """The rate (Hz) of a case: a number, "spread" (0-20 Hz over the neurons) or "varying"
+    (5-15 Hz, a new value every RATE_DT ms: shape (n_times,))."""
+    if spec == "spread":
+        return np.linspace(0.0, 20.0, n)
+    if spec == "varying":
+        return np.random.default_rng(3).uniform(5.0, 15.0, size=int(steps * DT / RATE_DT) + 2)
+    return np.asarray(spec, dtype=np.float64)
+
+
+def _network(kind: str, n: int, rate: np.ndarray, varying: bool):
     import neurosim as ns
     net = ns.Network(dt=DT)
     if kind == "group":
-        net.add_poisson("src", n, rate=rate)
+        net.add_poisson("src", n, rate=rate, rate_dt=RATE_DT if varying else None)
         net.add_population("pop", 1, ns.LIF())
     else:
         pop = net.add_population("pop", n, ns.LIF())
@@ -71,17 +85,18 @@ def time_neurosim(net, steps: int) -> tuple[float, float]:
     return time.perf_counter() - start, events / steps
 
 
-def time_numpy(kind: str, n: int, rate, steps: int) -> tuple[float, float]:
+def time_numpy(kind: str, n: int, rate: np.ndarray, varying: bool, steps: int) -> tuple[float, float]:
     """Seconds to draw ``steps`` steps one value per cell with NumPy, events per step."""
     from neurosim.network import _CHUNK_VALUES, _MAX_CHUNK_STEPS
     rng = np.random.default_rng(2)
     chunk = max(1, min(_MAX_CHUNK_STEPS, _CHUNK_VALUES // n))  # one value per cell: n per step
-    p = np.asarray(rate, dtype=np.float64) * DT * 1e-3
+    p = rate * DT * 1e-3
+    per_step = np.repeat(p, round(RATE_DT / DT))[:, None] if varying else p
     start, events = time.perf_counter(), 0.0
     for a in range(0, steps, chunk):
         m = min(chunk, steps - a)
         if kind == "group":
-            events += np.nonzero(rng.random((m, n)) < p)[0].size
+            events += np.nonzero(rng.random((m, n)) < (per_step[a:a + m] if varying else p))[0].size
         else:
             events += rng.binomial(1000, float(p), (m, n)).sum()
     return time.perf_counter() - start, events / steps
@@ -91,6 +106,7 @@ CASES = [
     ("group", 100_000, 10.0, "Poisson group, 100 k neurons, 10 Hz"),
     ("group", 1_000_000, 10.0, "Poisson group, 1 M neurons, 10 Hz"),
     ("group", 1_000_000, "spread", "Poisson group, 1 M neurons, 0-20 Hz"),
+    ("group", 1_000_000, "varying", "Poisson group, 1 M neurons, 5-15 Hz changing every ms"),
     ("input", 12_500, 20.0, "Poisson input, 1000 x 20 Hz into 12.5 k targets"),
     ("input", 1_000_000, 20.0, "Poisson input, 1000 x 20 Hz into 1 M targets"),
 ]
@@ -99,21 +115,26 @@ CASES = [
 def main(argv=None) -> int:
     args = parse_args(argv)
     sys.path.insert(0, str(REPO))
-    print(f"{args.steps} steps of dt = {DT} ms per case, best of {args.repeat}, one thread")
+    from neurosim.engine import numba_backend
+    numba_backend.check_threads(args.threads)
+    print(f"{args.steps} steps of dt = {DT} ms per case, best of {args.repeat}, neurosim on {args.threads} "
+          f"Numba thread(s), NumPy on one")
     print(f"| case | neurosim [ms/step] | NumPy one draw per value [ms/step] | NumPy / neurosim | "
           f"events per step (neurosim / NumPy) |")
     print("|---|---|---|---|---|")
     for kind, n, rate, label in CASES:
-        if isinstance(rate, str):
-            rate = np.linspace(0.0, 20.0, n)
+        varying = rate == "varying"
+        rate = case_rate(rate, n, args.steps)
         best_ns = best_np = np.inf
         warm = min(args.steps, 400)  # untimed: compiled code loaded, fresh memory touched once
-        time_neurosim(_network(kind, n, rate), warm)
-        time_numpy(kind, n, rate, warm)
+        with numba_backend.threads(args.threads):
+            time_neurosim(_network(kind, n, rate, varying), warm)
+        time_numpy(kind, n, rate, varying, warm)
         for _ in range(args.repeat):
-            wall, ev_ns = time_neurosim(_network(kind, n, rate), args.steps)
+            with numba_backend.threads(args.threads):
+                wall, ev_ns = time_neurosim(_network(kind, n, rate, varying), args.steps)
             best_ns = min(best_ns, wall)
-            wall, ev_np = time_numpy(kind, n, rate, args.steps)
+            wall, ev_np = time_numpy(kind, n, rate, varying, args.steps)
             best_np = min(best_np, wall)
         print(f"| {label} | {1e3 * best_ns / args.steps:.3f} | {1e3 * best_np / args.steps:.3f} | "
               f"{best_np / best_ns:.1f} | {ev_ns:.1f} / {ev_np:.1f} |", flush=True)

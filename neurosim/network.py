@@ -513,12 +513,14 @@ class Network:
         The first run builds the network from ``seed``; later runs continue
         from the current state (a new ``seed`` re-seeds only the input).
         Same seed, same result, whatever the backend.  ``progress`` shows a
-        progress bar for runs that take longer than a second.  ``threads``
-        (Numba backend): networks of at least
+        progress bar for runs that take longer than a second.  ``threads``:
+        on the Numba backend, networks of at least
         ``numba_backend.PARALLEL_MIN_NEURONS`` neurons are split into that
         many ranges of neurons, one per thread (neuron update, synaptic
-        events of busy steps, arriving input), with identical results; it
-        pays on large networks on otherwise idle cores
+        events of busy steps, arriving input); on every backend that takes
+        its random input from the host, Poisson inputs and time-varying
+        Poisson groups are drawn on that many threads.  Results are
+        identical; it pays on large networks on otherwise idle cores
         (``docs/benchmarks.md``) and costs on busy ones.
         """
         if not isinstance(duration, (int, float, np.number)) or not np.isfinite(duration) or duration < 0:

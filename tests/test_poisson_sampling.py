@@ -154,3 +154,31 @@ def test_time_varying_cells_fire_with_their_step_probability():
     z = (per_step.reshape(30, 100).sum(1) - expected.reshape(30, 100).sum(1)) / \
         np.sqrt((400 * p[:, 0] * (1 - p[:, 0])).reshape(30, 100).sum(1))
     assert per_step[0] == 0 and np.all(np.abs(z) < 5)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_per_cell_samplers_split_steps_into_blocks_on_any_number_of_threads(threads):
+    """Rows wider than CELL_BLOCK are drawn in blocks, on Numba's threads: every cell still gets its
+    own counter's value (per-neuron probabilities included), in step-then-neuron order."""
+    import numba
+
+    from neurosim.engine.counter_rng import stream_key, uniforms
+    from neurosim.engine.poisson import CELL_BLOCK, bernoulli_cells, poisson_input_values
+    n = 2 * CELL_BLOCK + 37
+    key = stream_key(np.random.SeedSequence(5))
+    u = uniforms(*key, 7, 3, n)
+    table = BinomialTable(1000, 0.002)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        out = np.full((3, n + 5), -1.0)
+        poisson_input_values(key[0], key[1], 7, table.cdf, table.guide, 0.5, out[:, 2:n + 2])  # a strided view
+        p = np.random.default_rng(1).uniform(0.0, 0.3, size=(3, n))
+        k, i = bernoulli_cells(key, 7, p, n)
+    finally:
+        numba.set_num_threads(previous)
+    np.testing.assert_array_equal(out[:, 2:n + 2], table.sample(u) * 0.5)
+    assert np.all(out[:, :2] == -1.0) and np.all(out[:, n + 2:] == -1.0)
+    expected_k, expected_i = np.nonzero(u < p)
+    np.testing.assert_array_equal(k, expected_k)
+    np.testing.assert_array_equal(i, expected_i)

@@ -19,8 +19,9 @@ Poisson inputs and Poisson groups with time-varying rates draw one uniform
 per cell (step, target or neuron), from the counter-based generator of
 :mod:`neurosim.engine.counter_rng` (:func:`poisson_input_values`,
 :func:`bernoulli_cells`): a cell's value depends only on the stream's key,
-the step and the index, so the GPU backend can compute the same values on
-the device.
+the step and the index, so blocks of cells can be drawn on Numba's threads
+(as many as ``run(threads=...)`` sets) and the GPU backend can compute the
+same values on the device.
 
 Both keep the properties the engine promises: the result of steps
 ``a ... b`` does not depend on how they are split into chunks or ``run``
@@ -179,34 +180,62 @@ def _invert_all(u, cdf, guide, out):
         out[j] = invert(u[j], cdf, guide)
 
 
-@numba.njit(cache=True, nogil=True)
+#: cells (one step, consecutive indices) per task of the per-cell samplers: a block of
+#: uniforms stays in the L1 cache, and a step of a large input splits over the threads
+CELL_BLOCK = 2048
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
 def poisson_input_values(k0, k1, t0, cdf, guide, weight, out):
     """A Poisson input's values of steps t0 ... t0 + out.shape[0] - 1 into ``out`` [steps, targets]:
     the count of target i at step t, Binomial by :func:`invert` of ``uniform(k0, k1, t, i)``, times
-    ``weight``."""
-    u = np.empty(out.shape[1])
-    for k in range(out.shape[0]):
+    ``weight``.  Blocks of :data:`CELL_BLOCK` cells run on Numba's threads (each cell's value is
+    its own, so the result does not depend on the number of threads)."""
+    steps, n = out.shape
+    blocks = (n + CELL_BLOCK - 1) // CELL_BLOCK
+    for task in numba.prange(steps * blocks):
+        k, lo = task // blocks, task % blocks * CELL_BLOCK
+        u = np.empty(min(CELL_BLOCK, n - lo))
         for i in range(u.size):  # a loop of its own, so that the compiler vectorises Philox
-            u[i] = uniform(k0, k1, t0 + k, i)
+            u[i] = uniform(k0, k1, t0 + k, lo + i)
         for i in range(u.size):
-            out[k, i] = invert(u[i], cdf, guide) * weight
+            out[k, lo + i] = invert(u[i], cdf, guide) * weight
 
 
-@numba.njit(cache=True, nogil=True)
-def _bernoulli_mask(k0, k1, t0, p, n):
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _bernoulli_spikes(k0, k1, t0, p, n):
+    """Cells (k, i) with ``uniform(k0, k1, t0 + k, i) < p[k, i or 0]``, as (k, i) ordered by step,
+    then neuron.  Blocks of cells as in :func:`poisson_input_values`: one parallel pass marks and
+    counts each block's spikes, a second writes them at the block's offset."""
     steps, per_neuron = p.shape[0], p.shape[1] > 1
-    mask = np.empty((steps, n), dtype=np.bool_)
-    u = np.empty(n)
-    for k in range(steps):
-        for i in range(n):  # a loop of its own, so that the compiler vectorises Philox
-            u[i] = uniform(k0, k1, t0 + k, i)
-        for i in range(n):
-            mask[k, i] = u[i] < p[k, i if per_neuron else 0]
-    return mask
+    blocks = (n + CELL_BLOCK - 1) // CELL_BLOCK
+    fired = np.empty((steps, n), dtype=np.bool_)
+    count = np.zeros(steps * blocks + 1, dtype=np.int64)
+    for task in numba.prange(steps * blocks):
+        k, lo = task // blocks, task % blocks * CELL_BLOCK
+        u = np.empty(min(CELL_BLOCK, n - lo))
+        for i in range(u.size):  # a loop of its own, so that the compiler vectorises Philox
+            u[i] = uniform(k0, k1, t0 + k, lo + i)
+        c = 0
+        for i in range(u.size):
+            f = u[i] < p[k, lo + i if per_neuron else 0]
+            fired[k, lo + i] = f
+            c += f
+        count[task + 1] = c
+    start = np.cumsum(count)
+    step_of, neuron = np.empty(start[-1], dtype=np.int64), np.empty(start[-1], dtype=np.int64)
+    for task in numba.prange(steps * blocks):
+        k, lo = task // blocks, task % blocks * CELL_BLOCK
+        j = start[task]
+        for i in range(lo, min(lo + CELL_BLOCK, n)):
+            if fired[k, i]:
+                step_of[j], neuron[j] = k, i
+                j += 1
+    return step_of, neuron
 
 
 def bernoulli_cells(key: tuple, t0: int, p: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Spikes (step - t0, neuron) of cells with probabilities ``p`` [steps, 1 or n]: neuron i fires at
     step t when ``uniform(*key, t, i) < p``; ordered by step, then neuron."""
     p = np.ascontiguousarray(p, dtype=np.float64)
-    return np.nonzero(_bernoulli_mask(key[0], key[1], t0, p, n))
+    return _bernoulli_spikes(key[0], key[1], t0, p, n)
