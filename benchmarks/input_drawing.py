@@ -119,8 +119,8 @@ def main(argv=None) -> int:
     numba_backend.check_threads(args.threads)
     print(f"{args.steps} steps of dt = {DT} ms per case, best of {args.repeat}, neurosim on {args.threads} "
           f"Numba thread(s), NumPy on one")
-    print(f"| case | neurosim [ms/step] | NumPy one draw per value [ms/step] | NumPy / neurosim | "
-          f"events per step (neurosim / NumPy) |")
+    print("| case | neurosim [ms/step] | NumPy one draw per value [ms/step] | NumPy / neurosim | "
+          "events per step (neurosim / NumPy) |")
     print("|---|---|---|---|---|")
     for kind, n, rate, label in CASES:
         varying = rate == "varying"

@@ -182,3 +182,45 @@ def test_per_cell_samplers_split_steps_into_blocks_on_any_number_of_threads(thre
     expected_k, expected_i = np.nonzero(u < p)
     np.testing.assert_array_equal(k, expected_k)
     np.testing.assert_array_equal(i, expected_i)
+
+
+CONCURRENT_RUNS = """
+import threading
+import numpy as np
+import neurosim as ns
+
+def run(seed, out):
+    net = ns.Network(dt=0.1)
+    pop = net.add_population("pop", 3000, ns.LIF(tau_syn_e=0.0))
+    net.add_poisson_input(pop, 100, 20.0, 2.0)
+    group = net.add_poisson("group", 3000, rate=lambda t: 10.0 + 5.0 * np.sin(t))
+    net.connect(group, pop, rule="one_to_one", weight=5.0)
+    mon = net.monitor_spikes(pop)
+    net.run(100.0, seed=seed, progress=False, backend="numba")
+    out[seed] = mon.times.size
+
+alone, together = {}, {}
+for seed in range(3):
+    run(seed, alone)
+threads = [threading.Thread(target=run, args=(seed, together)) for seed in range(3)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+assert together == alone and min(alone.values()) > 100, (together, alone)
+print("ok", alone)
+"""
+
+
+def test_runs_in_concurrent_python_threads_with_numbas_workqueue_layer():
+    """Networks run at once in Python threads (the engine releases the GIL) draw their random input
+    without Numba's threading layer, so even the layer that is not thread-safe ("workqueue", the one
+    Numba falls back to without TBB or OpenMP) does not abort the process."""
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue")
+    done = subprocess.run([sys.executable, "-c", CONCURRENT_RUNS], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("ok")

@@ -185,57 +185,114 @@ def _invert_all(u, cdf, guide, out):
 CELL_BLOCK = 2048
 
 
+def _threaded() -> bool:
+    """Whether the per-cell samplers run their blocks on Numba's threads (more than one set, as
+    ``run(threads=n)`` does).  On one thread they never enter Numba's threading layer, so runs
+    in concurrent Python threads stay safe with any layer (the default "workqueue" is not)."""
+    return numba.get_num_threads() > 1
+
+
+@numba.njit(inline="always")
+def _block_uniforms(k0, k1, t0, task, blocks, n):
+    """Block ``task`` of a [steps, n] grid of cells (``blocks`` per step): its step k, first index
+    lo, and the uniforms of its cells."""
+    k, lo = task // blocks, task % blocks * CELL_BLOCK
+    u = np.empty(min(CELL_BLOCK, n - lo))
+    for i in range(u.size):  # a loop of its own, so that the compiler vectorises Philox
+        u[i] = uniform(k0, k1, t0 + k, lo + i)
+    return k, lo, u
+
+
+@numba.njit(inline="always")
+def _input_block(k0, k1, t0, cdf, guide, weight, out, task, blocks):
+    k, lo, u = _block_uniforms(k0, k1, t0, task, blocks, out.shape[1])
+    for i in range(u.size):
+        out[k, lo + i] = invert(u[i], cdf, guide) * weight
+
+
+@numba.njit(cache=True, nogil=True)
+def _input_serial(k0, k1, t0, cdf, guide, weight, out, blocks):
+    for task in range(out.shape[0] * blocks):
+        _input_block(k0, k1, t0, cdf, guide, weight, out, task, blocks)
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
-def poisson_input_values(k0, k1, t0, cdf, guide, weight, out):
+def _input_parallel(k0, k1, t0, cdf, guide, weight, out, blocks):
+    for task in numba.prange(out.shape[0] * blocks):
+        _input_block(k0, k1, t0, cdf, guide, weight, out, task, blocks)
+
+
+def poisson_input_values(k0: np.uint32, k1: np.uint32, t0: int, cdf: np.ndarray, guide: np.ndarray,
+                         weight: float, out: np.ndarray) -> None:
     """A Poisson input's values of steps t0 ... t0 + out.shape[0] - 1 into ``out`` [steps, targets]:
     the count of target i at step t, Binomial by :func:`invert` of ``uniform(k0, k1, t, i)``, times
-    ``weight``.  Blocks of :data:`CELL_BLOCK` cells run on Numba's threads (each cell's value is
-    its own, so the result does not depend on the number of threads)."""
-    steps, n = out.shape
-    blocks = (n + CELL_BLOCK - 1) // CELL_BLOCK
-    for task in numba.prange(steps * blocks):
-        k, lo = task // blocks, task % blocks * CELL_BLOCK
-        u = np.empty(min(CELL_BLOCK, n - lo))
-        for i in range(u.size):  # a loop of its own, so that the compiler vectorises Philox
-            u[i] = uniform(k0, k1, t0 + k, lo + i)
-        for i in range(u.size):
-            out[k, lo + i] = invert(u[i], cdf, guide) * weight
+    ``weight``.  Blocks of :data:`CELL_BLOCK` cells run on Numba's threads when there are several
+    (each cell's value is its own, so the result does not depend on the number of threads)."""
+    run = _input_parallel if _threaded() else _input_serial
+    run(k0, k1, t0, cdf, guide, weight, out, -(-out.shape[1] // CELL_BLOCK))
+
+
+@numba.njit(inline="always")
+def _mark_block(k0, k1, t0, p, fired, count, task, blocks):
+    """Mark the cells of block ``task`` that fire (u < p) in ``fired``; their number in count[task + 1]."""
+    k, lo, u = _block_uniforms(k0, k1, t0, task, blocks, fired.shape[1])
+    per_neuron, c = p.shape[1] > 1, 0
+    for i in range(u.size):
+        f = u[i] < p[k, lo + i if per_neuron else 0]
+        fired[k, lo + i] = f
+        c += f
+    count[task + 1] = c
+
+
+@numba.njit(cache=True, nogil=True)
+def _mark_serial(k0, k1, t0, p, fired, count, blocks):
+    for task in range(count.size - 1):
+        _mark_block(k0, k1, t0, p, fired, count, task, blocks)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _bernoulli_spikes(k0, k1, t0, p, n):
-    """Cells (k, i) with ``uniform(k0, k1, t0 + k, i) < p[k, i or 0]``, as (k, i) ordered by step,
-    then neuron.  Blocks of cells as in :func:`poisson_input_values`: one parallel pass marks and
-    counts each block's spikes, a second writes them at the block's offset."""
-    steps, per_neuron = p.shape[0], p.shape[1] > 1
-    blocks = (n + CELL_BLOCK - 1) // CELL_BLOCK
-    fired = np.empty((steps, n), dtype=np.bool_)
-    count = np.zeros(steps * blocks + 1, dtype=np.int64)
-    for task in numba.prange(steps * blocks):
-        k, lo = task // blocks, task % blocks * CELL_BLOCK
-        u = np.empty(min(CELL_BLOCK, n - lo))
-        for i in range(u.size):  # a loop of its own, so that the compiler vectorises Philox
-            u[i] = uniform(k0, k1, t0 + k, lo + i)
-        c = 0
-        for i in range(u.size):
-            f = u[i] < p[k, lo + i if per_neuron else 0]
-            fired[k, lo + i] = f
-            c += f
-        count[task + 1] = c
-    start = np.cumsum(count)
-    step_of, neuron = np.empty(start[-1], dtype=np.int64), np.empty(start[-1], dtype=np.int64)
-    for task in numba.prange(steps * blocks):
-        k, lo = task // blocks, task % blocks * CELL_BLOCK
-        j = start[task]
-        for i in range(lo, min(lo + CELL_BLOCK, n)):
-            if fired[k, i]:
-                step_of[j], neuron[j] = k, i
-                j += 1
-    return step_of, neuron
+def _mark_parallel(k0, k1, t0, p, fired, count, blocks):
+    for task in numba.prange(count.size - 1):
+        _mark_block(k0, k1, t0, p, fired, count, task, blocks)
+
+
+@numba.njit(inline="always")
+def _list_block(fired, start, step_of, neuron, task, blocks):
+    """Write the (step, neuron) of block ``task``'s fired cells from position start[task] on."""
+    k, lo = task // blocks, task % blocks * CELL_BLOCK
+    j = start[task]
+    for i in range(lo, min(lo + CELL_BLOCK, fired.shape[1])):
+        if fired[k, i]:
+            step_of[j], neuron[j] = k, i
+            j += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _list_serial(fired, start, step_of, neuron, blocks):
+    for task in range(start.size - 1):
+        _list_block(fired, start, step_of, neuron, task, blocks)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _list_parallel(fired, start, step_of, neuron, blocks):
+    for task in numba.prange(start.size - 1):
+        _list_block(fired, start, step_of, neuron, task, blocks)
 
 
 def bernoulli_cells(key: tuple, t0: int, p: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Spikes (step - t0, neuron) of cells with probabilities ``p`` [steps, 1 or n]: neuron i fires at
-    step t when ``uniform(*key, t, i) < p``; ordered by step, then neuron."""
+    step t when ``uniform(*key, t, i) < p``; ordered by step, then neuron.
+
+    In blocks of :data:`CELL_BLOCK` cells, on Numba's threads when there are several: one pass
+    marks and counts each block's spikes, a second writes them at the block's offset.
+    """
     p = np.ascontiguousarray(p, dtype=np.float64)
-    return _bernoulli_spikes(key[0], key[1], t0, p, n)
+    blocks = -(-n // CELL_BLOCK)
+    fired = np.empty((p.shape[0], n), dtype=np.bool_)
+    count = np.zeros(p.shape[0] * blocks + 1, dtype=np.int64)
+    threaded = _threaded()
+    (_mark_parallel if threaded else _mark_serial)(key[0], key[1], t0, p, fired, count, blocks)
+    start = np.cumsum(count)
+    step_of, neuron = np.empty(start[-1], dtype=np.int64), np.empty(start[-1], dtype=np.int64)
+    (_list_parallel if threaded else _list_serial)(fired, start, step_of, neuron, blocks)
+    return step_of, neuron

@@ -13,4 +13,4 @@ from .targets import *  # noqa: F401,F403  (names listed in targets.__all__)
 
 __all__ = [*loihi_fixed.__all__, *targets.__all__, *netx.__all__, "quantize", "QuantizedNetwork", "place",
            "Placement", "estimate_energy", "EnergyReport", "ann_counterpart", "dense_macs", "network_macs",
-           "synaptic_ops"]
+           "synaptic_ops", "energy", "placement"]
