@@ -204,14 +204,19 @@ def test_launches_one_by_one_without_graphs(emulated_device, monkeypatch):
     assert device.launches["end_step"] == 2 * 600
 
 
+@pytest.fixture(scope="module")
+def reversed_device(tmp_path_factory):
+    """The kernels built to run every launch's threads from last to first."""
+    from neurosim.engine.cuda_emulator import CpuEmulatedDevice, build_library
+    return CpuEmulatedDevice(block=32, library=build_library(tmp_path_factory.mktemp("reverse"), reverse_order=True))
+
+
 @pytest.mark.parametrize("name", ["cuba", "coba"])
-def test_threads_in_any_order_give_the_same_results(tmp_path_factory, monkeypatch, name):
+def test_threads_in_any_order_give_the_same_results(reversed_device, monkeypatch, name):
     """With every launch's threads run last to first, spikes enter each node's list (and the record
     buffer) in descending order, as a GPU may deliver them: recorded spikes, counts and, for these
     equal-weight projections, the state are still exactly the NumPy reference's."""
-    from neurosim.engine.cuda_emulator import CpuEmulatedDevice, build_library
-    device = CpuEmulatedDevice(block=32, library=build_library(tmp_path_factory.mktemp("reverse"), reverse_order=True))
-    register_backend(monkeypatch, "reversed", device)
+    register_backend(monkeypatch, "reversed", reversed_device)
     script = load_script(REPO / "models" / f"{name}.py")
     runs = []
     for backend in ("numpy", "reversed"):
@@ -223,6 +228,39 @@ def test_threads_in_any_order_give_the_same_results(tmp_path_factory, monkeypatc
     assert runs[0][0].size > 50 and np.any(np.diff(runs[0][0]) == 0)  # steps with several spikes
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
+
+
+def test_reordered_atomic_sums_stay_within_the_documented_bound(reversed_device, monkeypatch):
+    """docs/gpu.md bounds what the order of a launch's atomic additions can change: an entry that
+    receives k terms w_j differs from the in-order sum by at most k * 2^-52 * sum |w_j| (it starts
+    at 0 here).  One spike with 400 synapses onto 4 neurons (multapses, weights of both signs over
+    four decades, delays 0 and 5 steps): with the threads reversed, its lanes add them in another
+    order than the CPU's CSR order.  Some sums must change (else nothing was reordered), none by
+    more than the bound, in the state (delay 0) and in the ring buffer (delay 5)."""
+    register_backend(monkeypatch, "reversed", reversed_device)
+    rng = np.random.default_rng(0)
+    m, n = 400, 4
+    post = rng.integers(0, n, size=m)
+    weight = rng.normal(0.0, 1.0, size=m) * 10.0 ** rng.uniform(-3.0, 1.0, size=m)
+    delay_steps = np.where(rng.random(m) < 0.5, 0, 5)
+    results = []
+    for backend in ("numpy", "reversed"):
+        net = ns.Network(dt=0.1)
+        src = net.add_spike_source("src", 1, times=[0.0], indices=[0])
+        pop = net.add_population("pop", n, ns.LIF(tau_syn_e=5.0, tau_syn_i=10.0))
+        net.connect(src, pop, pre=np.zeros(m, dtype=int), post=post, weight=weight, delay=delay_steps * 0.1)
+        net.run(0.1, seed=1, backend=backend, progress=False)  # the one step in which src spikes
+        cn = net._compiled
+        rows = [pop.model.check_state_name(r) for r in pop.model.receptors]
+        results.append(np.stack([cn.S[rows], cn.buffer[5 % cn.buffer.shape[0]]]))  # [delay 0 / 5, receptor, neuron]
+    ref, got = results
+    receptor = (weight < 0).astype(int)  # "auto": negative weights to the inhibitory receptor
+    k = np.zeros_like(ref)
+    total = np.zeros_like(ref)
+    np.add.at(k, (delay_steps // 5, receptor, post), 1)
+    np.add.at(total, (delay_steps // 5, receptor, post), np.abs(weight))
+    assert np.count_nonzero(got != ref) >= 3
+    assert np.all(np.abs(got - ref) <= k * 2.0 ** -52 * total)
 
 
 def test_uniform_projections_send_one_weight_and_delay_to_the_device(emulated, emulated_device):
