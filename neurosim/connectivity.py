@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 from numba import njit
 
 #: fixed-probability rules draw a dense Bernoulli mask for dense connectivity or
@@ -215,7 +216,7 @@ def sort_by_pre(pre: np.ndarray, post: np.ndarray, n_pre: int) -> tuple[np.ndarr
     return _csr(np.bincount(pre, minlength=n_pre)), post[order].astype(np.int32), order
 
 
-def explicit(pre, post, n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
+def explicit(pre: npt.ArrayLike, post: npt.ArrayLike, n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
     """User-given index arrays, checked for shape and range."""
     pre = np.asarray(pre)
     post = np.asarray(post)

@@ -9,10 +9,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .atomic import atomic_path
+
+if TYPE_CHECKING:
+    from .network import Network
 
 FORMAT_VERSION = 1
 
@@ -33,7 +37,7 @@ def _arrays(net) -> dict[str, np.ndarray]:
     return out
 
 
-def save_results(net, path: str | os.PathLike) -> Path:
+def save_results(net: Network, path: str | os.PathLike) -> Path:
     """Write every monitor of ``net`` and ``net.describe()`` to ``path`` (.npz or .h5)."""
     path = Path(path)
     suffix = path.suffix.lower()

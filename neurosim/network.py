@@ -9,7 +9,7 @@ import contextlib
 import dataclasses
 import difflib
 import time
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -25,6 +25,9 @@ from .monitors import RateMonitor, SpikeMonitor, StateMonitor
 from .neurons.base import NeuronModel
 from .populations import Node, PoissonGroup, Population, RateSpec, SpikeSource
 from .projection import BY_SIGN, EXC, INH, RECEPTOR_NAMES, Projection
+
+if TYPE_CHECKING:
+    from .hardware.quantize import QuantizedNetwork
 
 #: backends by name; "auto" picks cupy when a GPU is present, else numba, when
 #: every model is compiled there
@@ -578,7 +581,7 @@ class Network:
         return self._fixed.run_chunk
 
     @property
-    def quantization(self):
+    def quantization(self) -> QuantizedNetwork | None:
         """The fixed-point form used by the last hardware-target run (None before one)."""
         return None if self._fixed is None else self._fixed.q
 

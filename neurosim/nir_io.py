@@ -28,12 +28,15 @@ import os
 import warnings
 from collections import deque
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 import numpy as np
 
 from .atomic import atomic_path
 from .network import Network
+
+if TYPE_CHECKING:
+    import nir
 from .neurons.base import refractory_steps
 from .neurons.lif import LIF, exp_kernel_coupling
 from .populations import Node, Population
@@ -174,7 +177,7 @@ def _unique_name(name: str, taken: Mapping) -> str:
 
 
 def to_nir(net: Network, dt: float | None = None, *, method: str = "exact", outputs: Iterable | None = None,
-           refractory: str = "error", seed: int | None = None):
+           refractory: str = "error", seed: int | None = None) -> nir.NIRGraph:
     """The NIR graph of ``net`` (a ``nir.NIRGraph``).
 
     Args:
@@ -582,7 +585,7 @@ def _input_spikes(name: str, n: int, spikes, step: float) -> tuple[np.ndarray, n
     return t * step, i.astype(np.int64)
 
 
-def from_nir(graph, dt: float, *, method: str = "exact", nir_dt: float | None = None,
+def from_nir(graph: nir.NIRGraph | str | os.PathLike, dt: float, *, method: str = "exact", nir_dt: float | None = None,
              inputs: Mapping | None = None, monitor: bool = True, name: str = "nir") -> Network:
     """Build the neurosim network of a NIR graph (a ``nir.NIRGraph`` or a path to a ``.nir`` file).
 
@@ -742,7 +745,7 @@ def _spiking_source(out_name: str, nodes: dict, preds: dict) -> str:
 
 
 # -------------------------------------------------------------------- files
-def save_nir(obj, path: str | os.PathLike, **to_nir_kwargs) -> Path:
+def save_nir(obj: Network | nir.NIRGraph, path: str | os.PathLike, **to_nir_kwargs) -> Path:
     """Write a network (converted with :func:`to_nir` and ``to_nir_kwargs``) or a
     ``nir.NIRGraph`` to ``path`` (HDF5, ``nir.write``); atomic: a temporary file in
     the same folder is renamed over ``path`` only once it is complete."""
@@ -754,7 +757,7 @@ def save_nir(obj, path: str | os.PathLike, **to_nir_kwargs) -> Path:
     return path
 
 
-def load_nir(path: str | os.PathLike, dt: float | None = None, **from_nir_kwargs):
+def load_nir(path: str | os.PathLike, dt: float | None = None, **from_nir_kwargs) -> nir.NIRGraph | Network:
     """Read a NIR file: the ``nir.NIRGraph``, or with ``dt`` the network :func:`from_nir` builds."""
     nir = _nir()
     graph = nir.read(path)

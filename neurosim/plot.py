@@ -4,19 +4,25 @@ Each function draws into ``ax`` (a new figure when None) and returns the axes.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .monitors import RateMonitor, SpikeMonitor, StateMonitor
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
-def _axes(ax):
+
+def _axes(ax: Axes | None) -> Axes:
     if ax is None:
         import matplotlib.pyplot as plt
         _, ax = plt.subplots(figsize=(8, 3))
     return ax
 
 
-def raster(monitor: SpikeMonitor, ax=None, max_points: int = 200_000, **style):
+def raster(monitor: SpikeMonitor, ax: Axes | None = None, max_points: int = 200_000, **style) -> Axes:
     """Spike raster: time (ms) against neuron index (thinned to ``max_points`` dots)."""
     ax = _axes(ax)
     t, i = monitor.times, monitor.indices
@@ -30,7 +36,8 @@ def raster(monitor: SpikeMonitor, ax=None, max_points: int = 200_000, **style):
     return ax
 
 
-def rate(monitor: RateMonitor | SpikeMonitor, ax=None, width: float = 5.0, duration: float | None = None, **style):
+def rate(monitor: RateMonitor | SpikeMonitor, ax: Axes | None = None, width: float = 5.0, duration: float | None = None,
+         **style) -> Axes:
     """Population rate (Hz) smoothed over ``width`` ms.
 
     Accepts a :class:`RateMonitor`, or a :class:`SpikeMonitor` whose spikes are
@@ -50,7 +57,8 @@ def rate(monitor: RateMonitor | SpikeMonitor, ax=None, width: float = 5.0, durat
     return ax
 
 
-def traces(monitor: StateMonitor, variable: str = "v", ax=None, max_traces: int = 10, **style):
+def traces(monitor: StateMonitor, variable: str = "v", ax: Axes | None = None, max_traces: int = 10,
+           **style) -> Axes:
     """State variable traces of up to ``max_traces`` recorded neurons."""
     ax = _axes(ax)
     values = monitor[variable]
@@ -62,7 +70,7 @@ def traces(monitor: StateMonitor, variable: str = "v", ax=None, max_traces: int 
     return ax
 
 
-def overview(spike_monitors: list[SpikeMonitor], duration: float, width: float = 5.0):
+def overview(spike_monitors: list[SpikeMonitor], duration: float, width: float = 5.0) -> Figure:
     """Raster of every monitor above a shared population-rate panel; returns the figure."""
     import matplotlib.pyplot as plt
     n = len(spike_monitors)
@@ -78,7 +86,7 @@ def overview(spike_monitors: list[SpikeMonitor], duration: float, width: float =
     return fig
 
 
-def tradeoff(report: dict):
+def tradeoff(report: dict) -> Figure:
     """Two panels from a :func:`neurosim.infer.compare.compare` report: accuracy against
     mean time steps (each SNN at fixed length and with dynamic-confidence exits, its
     oracle bound, the ANN's accuracy as a line) and accuracy against arithmetic energy

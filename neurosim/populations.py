@@ -5,6 +5,7 @@ import dataclasses
 from typing import Callable, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from .distributions import ValueSpec
 from .neurons.base import NeuronModel
@@ -26,7 +27,7 @@ class Node:
     def __len__(self) -> int:
         return self.n
 
-    def check_indices(self, indices, what: str) -> np.ndarray:
+    def check_indices(self, indices: npt.ArrayLike | None, what: str) -> np.ndarray:
         """Validate a subset of this node's neuron indices (None means all)."""
         if indices is None:
             return np.arange(self.n, dtype=np.int64)

@@ -49,7 +49,7 @@ class ChunkRecord:
     state_offset: np.ndarray
 
     @classmethod
-    def allocate(cls, n: int, n_nodes: int, plan: StateRecordPlan, t0: int, capacity: int):
+    def allocate(cls, n: int, n_nodes: int, plan: StateRecordPlan, t0: int, capacity: int) -> ChunkRecord:
         off, size = plan.offsets(t0, n)
         return cls(np.empty(capacity, np.int64), np.empty(capacity, np.int64), 0,
                    np.zeros((n, n_nodes), np.int64), np.zeros(n, np.int64), np.empty(size), off)

@@ -44,13 +44,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from numba import njit
 
-from .placement import Placement, _graph_of, _read_activity
+from .placement import Activity, Placement, _graph_of, _read_activity
 from .targets import HardwareTarget
+
+if TYPE_CHECKING:
+    from ..network import Network
 
 __all__ = [
     "ANN_PLATFORMS", "AnnEnergy", "AnnPlatform", "EnergyReport", "MeshModel", "OperationCounts",
@@ -245,7 +248,7 @@ def _per_step(order_steps, order_ids, pptr, pcore, pcnt, pair_latency, base_ns, 
     return total, worst, groups
 
 
-def estimate(placement: Placement, activity, n_steps: int, *, n_inferences: int = 1,
+def estimate(placement: Placement, activity: Activity, n_steps: int, *, n_inferences: int = 1,
              active_fraction: float = 1.0, mesh: MeshModel | None = None,
              target: HardwareTarget | None = None) -> EnergyReport:
     """Energy per inference and time per step of ``placement`` running ``activity``.
@@ -450,7 +453,7 @@ def dense_macs(layer_sizes: Sequence[int], *, time_steps: int = 1) -> int:
     return int(time_steps) * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
-def network_macs(net, *, dense: bool = True, time_steps: int = 1) -> int:
+def network_macs(net: Network, *, dense: bool = True, time_steps: int = 1) -> int:
     """MACs of an ANN with the topology of ``net``'s projections, per time step x ``time_steps``.
 
     ``dense=True``: every projection as a dense layer (``pre.n x post.n``);
@@ -466,7 +469,7 @@ def network_macs(net, *, dense: bool = True, time_steps: int = 1) -> int:
     return int(time_steps) * int(per_step)
 
 
-def synaptic_ops(net, activity) -> float:
+def synaptic_ops(net: Network, activity: Activity) -> float:
     """Synaptic operations of a run: ``sum_u spikes_u x fanout_u`` over every neuron with synapses.
 
     ``activity`` as for :func:`estimate` (spike counts or monitors per node);

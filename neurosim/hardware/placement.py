@@ -58,13 +58,20 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, TypeAlias
 
 import numpy as np
 from numba import njit
 
+from ..monitors import SpikeMonitor
 from ..populations import Node, Population
 from .targets import HardwareTarget, load_target
+
+if TYPE_CHECKING:
+    from ..network import Network
+
+#: the spikes of a run: ``{node or node name: SpikeMonitor or per-neuron spike counts}``, or SpikeMonitors
+Activity: TypeAlias = "Mapping[Node | str, SpikeMonitor | np.ndarray] | Sequence[SpikeMonitor]"
 
 __all__ = ["MemoryModel", "Placement", "place", "memory_model"]
 
@@ -1149,7 +1156,7 @@ class _Placer:
         return self.layout(core, int(used.sum()), lay.method + " + refinement"), stats
 
 
-def place(net, target: HardwareTarget | str, activity=None, seed: int = 0, *,
+def place(net: Network, target: HardwareTarget | str, activity: Activity | None = None, seed: int = 0, *,
           refine: bool = True, max_passes: int = 6, max_moves: int | None = None) -> Placement:
     """Place every neuron of every population of the built ``net`` on a core of ``target``.
 

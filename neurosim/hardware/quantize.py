@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -46,6 +47,9 @@ from .loihi_fixed import (ACTIVATION_SHIFT, CURRENT_DECAY_OFFSET, DECAY_SHIFT, M
                           VTH_SHIFT, WEIGHT_BITS, FixedPointProjection, LifFixedParams, SignMode,
                           determine_sign_mode)
 from .targets import HardwareTarget, load_target
+
+if TYPE_CHECKING:
+    from ..network import Network
 
 _LAVA_WIDTHS = {"u_bits": STATE_BITS, "v_bits": STATE_BITS, "decay_bits": DECAY_SHIFT,
                 "decay_unity": 1 << DECAY_SHIFT, "threshold_shift_bits": VTH_SHIFT,
@@ -91,7 +95,7 @@ class QuantizedNetwork:
     proj_exp: np.ndarray          # int64 weight exponent per compiled projection
     proj_errors: list[dict]
 
-    def fixed_layers(self, net) -> list:
+    def fixed_layers(self, net: Network) -> list:
         """The network as a feed-forward chain of ``(FixedPointProjection, LifFixedParams)``
         (what :func:`~neurosim.hardware.loihi_fixed.run_fixed_network` and the netx
         exporter take): one input node, then populations each fed by exactly one
@@ -215,7 +219,7 @@ def _projection_mantissas(w_scaled: np.ndarray, weight_bits: int, exp_min: int, 
                        "rms_relative_error": rel}
 
 
-def quantize(net, target: HardwareTarget | str = "loihi2", headroom_bits: int = 2,
+def quantize(net: Network, target: HardwareTarget | str = "loihi2", headroom_bits: int = 2,
              bias_exp: int | None = None, max_weight_exp: int | None = None) -> QuantizedNetwork:
     """The fixed-point form of a built network for ``target`` (a name or :class:`HardwareTarget`).
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -43,8 +44,8 @@ def _merge_params(module, overrides: dict) -> dict:
     return {k: _jsonable(v) for k, v in params.items()}
 
 
-def train_model(model, data: dict, p: dict, out: Path, *, script: str, resume: bool = False,
-                progress: bool = True, on_epoch=None) -> dict:
+def train_model(model: torch.nn.Module, data: dict, p: dict, out: Path, *, script: str, resume: bool = False,
+                progress: bool = True, on_epoch: Callable[[dict], None] | None = None) -> dict:
     """Fit ``model`` on ``data`` (a script's ``load_data`` result, or its ``"ann"`` view),
     reload the best checkpoint and test it; writes ``out/test.json`` and returns its summary."""
     fields = {f for f in TrainConfig.__dataclass_fields__} - {"progress"}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from typing import Self
 
 import torch
 import torch.nn.functional as F
@@ -72,7 +73,7 @@ class _DelayStack(nn.Module):
             self._recomputing = False
 
     @classmethod
-    def from_config(cls, config: dict):
+    def from_config(cls, config: dict) -> Self:
         """Rebuild from :attr:`config` (as stored in checkpoints)."""
         cfg = dict(config)
         return cls(cfg.pop("n_in"), cfg.pop("n_hidden"), cfg.pop("n_out"), **cfg)

@@ -71,7 +71,7 @@ def _check_split(name: str, split) -> tuple[np.ndarray, np.ndarray]:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data, batch_size: int = 256, n_classes: int | None = None) -> dict[str, Any]:
+def evaluate(model: nn.Module, data: tuple[np.ndarray, np.ndarray], batch_size: int = 256, n_classes: int | None = None) -> dict[str, Any]:
     """Accuracy, mean loss and per-class accuracy of ``model`` on ``data = (X, y)``."""
     x, y = _check_split("data", data)
     was_training = model.training
@@ -112,7 +112,7 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
         torch.save(obj, tmp)
 
 
-def fit(model: nn.Module, train, val, config: TrainConfig, out_dir: str | os.PathLike,
+def fit(model: nn.Module, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], config: TrainConfig, out_dir: str | os.PathLike,
         meta: dict | None = None, resume: bool = False,
         on_epoch: Callable[[dict], None] | None = None) -> dict[str, Any]:
     """Train ``model`` on ``train = (X, y)``, validating on ``val`` after each epoch.
