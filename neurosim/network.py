@@ -370,6 +370,8 @@ class Network:
         lo, hi = float(np.min(delay)), float(np.max(delay))
         if np.isnan(lo):
             raise ValueError(f"{what} contains NaN; delays must be numbers >= 0 ms")
+        if not np.isfinite(hi):
+            raise ValueError(f"{what} must be finite; delays are numbers of ms >= 0")
         if lo < 0:
             raise ValueError(f"{what} must be >= 0 ms, got a minimum of {lo} ms")
         if self.max_delay is not None and hi > self.max_delay + 1e-12:

@@ -1,4 +1,6 @@
 """Bad input gets a clear error that names the parameter."""
+import re
+
 import numpy as np
 import pytest
 
@@ -22,6 +24,10 @@ def test_negative_and_nan_delays(net):
         net.connect(a, a, p=0.5, weight=1.0, delay=-1.0)
     with pytest.raises(ValueError, match="delay contains NaN"):
         net.connect(a, a, p=0.5, weight=1.0, delay=float("nan"))
+    with pytest.raises(ValueError, match="delay must be finite"):
+        net.connect(a, a, p=0.5, weight=1.0, delay=float("inf"))
+    with pytest.raises(ValueError, match="delay must be finite"):
+        net.connect(a, a, pre=[0, 1], post=[1, 2], weight=1.0, delay=[1.0, float("inf")])
     with pytest.raises(ValueError, match=r"delay of .* must be >= 0 ms"):
         net.connect(a, a, p=1.0, weight=1.0, delay=ns.Uniform(-2.0, -1.0))
         net.build(seed=0)
@@ -149,6 +155,24 @@ def test_poisson_rate_errors(net):
         net.add_poisson("p", 3, rate=2e4)
     with pytest.raises(ValueError, match=r"must be a scalar or have shape \(3,\)"):
         net.add_poisson("p", 3, rate=[1.0, 2.0])
+
+
+@pytest.mark.parametrize("shape", [(2, 2), (7,), (10, 4)])
+def test_rate_function_of_the_wrong_shape(net, shape):
+    """A rate function must return one value per time (or per time and neuron): anything else is
+    named, instead of being read out of bounds by the sampler."""
+    group = net.add_poisson("p", 3, rate=lambda t: np.ones(shape))
+    net.connect(group, net.add_population("a", 3, ns.LIF()), p=1.0, weight=1.0)
+    with pytest.raises(ValueError, match=r"rate function of 'p' must return .*\(shape \(10,\)\).*\(shape \(10, 3\)\), "
+                                         + re.escape(f"got shape {shape} for 10 times")):
+        net.run(1.0, progress=False)
+
+
+def test_rate_function_may_return_one_rate_for_all(net):
+    group = net.add_poisson("p", 200, rate=lambda t: 500.0)
+    spikes = net.monitor_spikes(group)
+    net.run(100.0, seed=1, progress=False)
+    assert spikes.times.size == pytest.approx(200 * 500.0 * 0.1, rel=0.1)
 
 
 def test_unknown_backend(net):

@@ -204,6 +204,10 @@ class StimulusGenerator:
         steps = np.arange(t0, t0 + n)
         if callable(rate):
             values = np.asarray(rate(steps * self.dt), dtype=np.float64)
+            if values.shape not in ((), (n,), (n, src.n)):
+                raise ValueError(f"the rate function of '{src.name}' must return one rate per time it is given "
+                                 f"(shape ({n},)) or per time and neuron (shape ({n}, {src.n})), got shape "
+                                 f"{values.shape} for {n} times")
         elif src.rate_dt is not None:
             rows = np.minimum((steps * self.dt / src.rate_dt + 1e-9).astype(np.int64), len(rate) - 1)
             values = rate[rows]
