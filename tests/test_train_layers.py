@@ -846,3 +846,7 @@ def test_delay_projection_errors():
                          (dict(n_in=2, n_out=2, sigma_init=math.nan), "'sigma_init'")]:
         with pytest.raises(ValueError, match=word):
             DelayProjection(**kwargs)
+    with torch.no_grad():
+        p.delay[0, 1] = math.nan  # what a diverged optimiser step leaves
+    with pytest.raises(ValueError, match="delay_conv: the delays hold NaN"):
+        p(torch.zeros(5, 2, 3))

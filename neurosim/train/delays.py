@@ -167,6 +167,9 @@ def check_delay_args(x: torch.Tensor, w: torch.Tensor, d: torch.Tensor, max_dela
         raise ValueError(f"delay_conv: need x (T, batch, in), w and d (out, in); got x {tuple(x.shape)}, "
                          f"w {tuple(w.shape)}, d {tuple(d.shape)}")
     d_min, d_max = (float(d.detach().min()), float(d.detach().max())) if d.numel() else (0.0, 0.0)
+    if math.isnan(d_min) or math.isnan(d_max):
+        raise ValueError("delay_conv: the delays hold NaN (after a diverged training step? lower the learning rate "
+                         "or clip the gradients)")
     if d_min < 0 or d_max > max_delay:
         raise ValueError(f"delay_conv: delays must lie in [0, max_delay = {max_delay}] steps, "
                          f"got [{d_min}, {d_max}]")
