@@ -10,7 +10,8 @@
 # that one slow step cannot take the others' time:
 #
 #   env.txt           nvidia-smi, Python and package versions
-#   gpu_tests.txt     pytest -m gpu: tests/test_cupy_backend.py, tests/test_cuda_training_emulation.py
+#   gpu_tests.txt     pytest -m gpu: tests/test_cupy_backend.py, tests/test_random_networks.py,
+#                     tests/test_cuda_training_emulation.py
 #   cuba_gpu.*        benchmarks/cuba_gpu.py: CUBA and COBA, 4k ... 4M neurons, 1 s each,
 #                     CUDA graphs against kernel-by-kernel launches
 #   train_gpu.*       benchmarks/train_vs_snntorch.py --device cuda
@@ -60,7 +61,7 @@ step() {   # step NAME LIMIT_S COMMAND...: run, keep the log, record status and 
 }
 
 step gpu_tests "${GPU_TESTS_S:-180}" "$python" -m pytest -q -m gpu -p no:cacheprovider \
-    tests/test_cupy_backend.py tests/test_cuda_training_emulation.py
+    tests/test_cupy_backend.py tests/test_random_networks.py tests/test_cuda_training_emulation.py
 # shellcheck disable=SC2086  # CUBA_SIZES is a list of sizes
 step cuba_gpu "${CUBA_S:-240}" "$python" benchmarks/cuba_gpu.py \
     --sizes ${CUBA_SIZES:-4000 64000 256000 1024000 4096000} --compare-launches --json "$out/cuba_gpu.json"

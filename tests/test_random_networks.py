@@ -1,6 +1,9 @@
 """Random networks on every backend: the NumPy reference, the Numba engine with one and two
 threads, and the GPU backend's host code with the real kernels/*.cu compiled for the CPU must
-give bit-identical monitors, final state and ring buffer.
+give bit-identical monitors, final state and ring buffer.  On a GPU (marker ``gpu``), networks
+drawn with one weight per projection and no conductance-based neurons must too: their sums do
+not depend on the order of the GPU's atomic additions, and they call no ``exp`` per step
+(docs/gpu.md, "Where a GPU may differ").
 
 Each seed draws a network the hand-written tests do not: one to three populations of mixed
 neuron models (sizes from 1 neuron up), spike sources and Poisson groups of every rate form,
@@ -13,16 +16,17 @@ import numpy as np
 import pytest
 
 import neurosim as ns
-from neurosim.engine import numba_backend
+from neurosim.engine import cupy_backend, numba_backend
 
 from conftest import register_backend
 
 SEEDS = range(12)
 
 
-def _model(r: np.random.Generator) -> tuple[ns.NeuronModel, float, float]:
-    """A neuron model and excitatory / inhibitory weights that make it fire now and then."""
-    kind = r.integers(0, 4)
+def _model(r: np.random.Generator, conductances: bool = True) -> tuple[ns.NeuronModel, float, float]:
+    """A neuron model and excitatory / inhibitory weights that make it fire now and then
+    (``conductances=False``: not ConductanceLIF)."""
+    kind = r.choice([0, 1, 2, 3] if conductances else [0, 2, 3])
     if kind == 0:
         return ns.LIF(v_rest=-49.0, v_reset=-60.0, v_th=-50.0, tau_ref=float(r.choice([0.0, 2.0])),
                       tau_syn_e=float(r.choice([0.0, 5.0])), tau_syn_i=float(r.choice([0.0, 10.0]))), 1.5, -8.0
@@ -49,8 +53,9 @@ def _source(net: ns.Network, r: np.random.Generator, name: str):
     return net.add_poisson(name, n, rate=lambda t: 30.0 + 20.0 * np.sin(t / 7.0))
 
 
-def _connect(net: ns.Network, r: np.random.Generator, pre, post, w: float) -> None:
-    """One projection ``pre -> post`` with a random rule, weights, delays and receptor."""
+def _connect(net: ns.Network, r: np.random.Generator, pre, post, w: float, one_weight: bool) -> None:
+    """One projection ``pre -> post`` with a random rule, weights, delays and receptor
+    (``one_weight``: the same weight for all its synapses)."""
     rule = r.integers(0, 5)
     if rule == 0:
         how = dict(p=float(r.uniform(0, 0.3)))
@@ -63,10 +68,10 @@ def _connect(net: ns.Network, r: np.random.Generator, pre, post, w: float) -> No
     else:
         m = int(r.integers(0, 400))
         how = dict(pre=r.integers(0, pre.n, size=m), post=r.integers(0, post.n, size=m))
-    weight = w if r.random() < 0.5 else ns.Uniform(*sorted((0.5 * w, 1.5 * w)))
+    weight = w if one_weight or r.random() < 0.5 else ns.Uniform(*sorted((0.5 * w, 1.5 * w)))
     delay = [0.0, float(r.uniform(0, 40)), ns.Uniform(0.0, float(r.uniform(0.1, 8.0)))][r.integers(0, 3)]
     if "pre" in how:
-        weight = w * r.uniform(0.5, 1.5, size=len(how["pre"]))
+        weight = w if one_weight else w * r.uniform(0.5, 1.5, size=len(how["pre"]))
         delay = r.uniform(0.0, 6.0, size=len(how["pre"]))
     receptor = "auto"
     if not post.model.conductance_based and r.random() < 0.2:
@@ -74,20 +79,21 @@ def _connect(net: ns.Network, r: np.random.Generator, pre, post, w: float) -> No
     net.connect(pre, post, weight=weight, delay=delay, receptor=receptor, allow_self=bool(r.random() < 0.5), **how)
 
 
-def random_network(seed: int) -> tuple[ns.Network, list, list[float]]:
-    """A random network, its monitors, and the durations (ms) of the parts of its run."""
+def random_network(seed: int, gpu_exact: bool = False) -> tuple[ns.Network, list, list[float]]:
+    """A random network, its monitors, and the durations (ms) of the parts of its run.
+    ``gpu_exact``: one weight per projection, no conductance-based populations."""
     r = np.random.default_rng(seed)
     net = ns.Network(dt=float(r.choice([0.05, 0.1, 0.25])))
     pops = []
     for i in range(r.integers(1, 4)):
-        model, w_exc, w_inh = _model(r)
+        model, w_exc, w_inh = _model(r, conductances=not gpu_exact)
         pop = net.add_population(f"p{i}", int(r.choice([1, 2, 50, 200, 600])), model, v_init=ns.Uniform(-65.0, -50.0))
         pops.append((pop, w_exc, w_inh))
     sources = [_source(net, r, f"s{j}") for j in range(r.integers(0, 4))]
     nodes = [p for p, _, _ in pops] + sources
     for _ in range(r.integers(1, 7)):
         post, w_exc, w_inh = pops[r.integers(0, len(pops))]
-        _connect(net, r, nodes[r.integers(0, len(nodes))], post, w_inh if r.random() < 0.3 else w_exc)
+        _connect(net, r, nodes[r.integers(0, len(nodes))], post, w_inh if r.random() < 0.3 else w_exc, gpu_exact)
     for pop, w_exc, _ in pops:
         if r.random() < 0.5:
             net.add_poisson_input(pop, int(r.integers(0, 200)), float(r.uniform(0, 30)), w_exc)
@@ -112,8 +118,8 @@ def random_network(seed: int) -> tuple[ns.Network, list, list[float]]:
     return net, monitors, parts
 
 
-def _results(seed: int, backend: str, threads: int = 1) -> list[np.ndarray]:
-    net, monitors, parts = random_network(seed)
+def _results(seed: int, backend: str, threads: int = 1, gpu_exact: bool = False) -> list[np.ndarray]:
+    net, monitors, parts = random_network(seed, gpu_exact)
     for i, part in enumerate(parts):
         net.run(part, seed=seed if i == 0 else None, backend=backend, progress=False, threads=threads)
     out = []
@@ -160,3 +166,22 @@ def test_random_networks_are_active_and_varied():
     assert spikes > 1000
     assert models == {"LIF", "ConductanceLIF", "AdaptiveLIF", "Izhikevich"}
     assert rules == {"p", "k", "rule", "pre"} and 1 in sizes
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not cupy_backend.gpu_available(), reason="needs CuPy and an NVIDIA GPU")
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_network_identical_on_the_gpu(seed):
+    reference = _results(seed, "numpy", gpu_exact=True)
+    results = _results(seed, "cupy", gpu_exact=True)
+    assert len(results) == len(reference)
+    for i, (a, b) in enumerate(zip(reference, results)):
+        np.testing.assert_array_equal(a, b, err_msg=f"seed {seed} on the GPU, result {i} of {len(results)}")
+
+
+def test_gpu_exact_networks_have_one_weight_per_projection_and_no_conductances():
+    for seed in SEEDS:
+        net, _, _ = random_network(seed, gpu_exact=True)
+        net.build(seed=seed)
+        assert not any(p.model.conductance_based for p in net.populations)
+        assert all(np.unique(pr.weight).size <= 1 for pr in net.projections)
