@@ -299,8 +299,35 @@ def _propagate_part(part, spikes, seg, node_proj_ptr, node_proj, proj_ptr_offset
                        n_pending[part])
 
 
-#: steps with at least this many synaptic events (or arrived inputs) handle them on all partitions' threads at once
+#: steps with at least this many synaptic events (or arrived inputs, or Poisson-input targets) handle them on all
+#: partitions' threads at once
 PARALLEL_MIN_EVENTS = 4096
+
+
+@njit(cache=True)
+def _add_pins(k, part, pin_part, pin_slot, pin_s, pin_value, ring_row, pend_e, pend_s, n_pending, slot_now, cap):
+    """Add the Poisson-input values of step ``k`` of partition ``part``'s targets (those with
+    ``pin_part == part``, in pin order) into ring row ``ring_row`` and the partition's entry list of
+    the slot.  Every partition scans all targets: a test per target, and no per-chunk grouping."""
+    c = n_pending[slot_now]
+    for m in range(pin_slot.shape[0]):
+        x = pin_value[k, m]
+        if x != 0.0 and pin_part[m] == part:
+            e = pin_slot[m]
+            ring_row[e] += x
+            if c < cap:
+                pend_e[slot_now, c] = e
+                pend_s[slot_now, c] = pin_s[m]
+            c += 1
+    n_pending[slot_now] = c
+
+
+@njit(cache=True, parallel=True)
+def _add_pins_parallel(k, pin_part, pin_slot, pin_s, pin_value, ring_row, pend_e, pend_s, n_pending, slot_now, cap):
+    """:func:`_add_pins` for every partition, one per thread (their targets are disjoint columns)."""
+    for part in prange(pend_e.shape[0]):
+        _add_pins(k, part, pin_part, pin_slot, pin_s, pin_value, ring_row, pend_e[part], pend_s[part], n_pending[part],
+                  slot_now, cap)
 
 
 @njit(cache=True, parallel=True)
@@ -331,9 +358,9 @@ def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop
             record_node, spike_step, spike_idx, n_rec, counts, events, spikes, n_threads, min_events):
     """Run steps k_start ... n-1 of the chunk; return (k reached, spikes recorded).
 
-    With ``n_threads`` > 1, in networks of :data:`PARALLEL_MIN_NEURONS` or
-    more, the columns (neurons) are split into ``n_threads`` contiguous
-    partitions, each with its own ring-buffer entry lists.  Each thread
+    With ``n_threads`` > 1 (:func:`run_chunk` passes 1 for networks under
+    :data:`PARALLEL_MIN_NEURONS`), the columns (neurons) are split into
+    ``n_threads`` contiguous partitions, each with its own ring-buffer entry lists.  Each thread
     advances its partition's neurons; a step's synaptic events, and the
     input due at its end, are handled by one thread per partition
     when there are ``min_events`` (:data:`PARALLEL_MIN_EVENTS`) or more, and
@@ -367,7 +394,7 @@ def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop
             s_off[q, r] = pop_rr[node_of[base], r] * n_dyn + base
     # partition `part` owns columns bounds[part] .. bounds[part+1]-1; per projection, the local range of its
     # post neurons
-    T = n_threads if n_dyn >= PARALLEL_MIN_NEURONS else 1
+    T = n_threads
     bounds = np.empty(T + 1, dtype=np.int64)
     for part in range(T):
         bounds[part] = (n_dyn * part // T) // 64 * 64
@@ -382,6 +409,7 @@ def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop
             if hi > lo:
                 part_lo[part, q] = lo - base
                 part_width[part, q] = hi - lo
+    # Poisson-input targets: flat index into S, and partition
     pin_s = np.empty(pin_slot.shape[0], dtype=np.int64)
     pin_part = np.zeros(pin_slot.shape[0], dtype=np.int64)
     for m in range(pin_slot.shape[0]):
@@ -446,17 +474,13 @@ def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop
                 _propagate_part(part, spikes, seg, node_proj_ptr, node_proj, proj_ptr_offset, node_start, indptr,
                                 post, weight, delay, proj_receptor, proj_magnitude, proj_uniform, e_off, s_off,
                                 part_lo, part_width, S_flat, ring, slot_now, pend_e, pend_s, n_pending)
-        for m in range(pin_slot.shape[0]):
-            x = pin_value[k, m]
-            if x != 0.0:
-                e = pin_slot[m]
-                ring[slot_now, e] += x
-                part = pin_part[m]
-                c = n_pending[part, slot_now]
-                if c < cap:
-                    pend_e[part, slot_now, c] = e
-                    pend_s[part, slot_now, c] = pin_s[m]
-                n_pending[part, slot_now] = c + 1
+        if T > 1 and pin_slot.shape[0] >= min_events:
+            _add_pins_parallel(k, pin_part, pin_slot, pin_s, pin_value, ring[slot_now], pend_e, pend_s, n_pending,
+                               slot_now, cap)
+        else:
+            for part in range(T):
+                _add_pins(k, part, pin_part, pin_slot, pin_s, pin_value, ring[slot_now], pend_e[part], pend_s[part],
+                          n_pending[part], slot_now, cap)
         arrived = 0
         for part in range(T):
             arrived += n_pending[part, slot_now]
@@ -476,6 +500,7 @@ def run_chunk(cn: CompiledNetwork, stim: StimulusChunk, plan: StateRecordPlan,
               record_node: np.ndarray, out: ChunkRecord) -> None:
     """Advance the network over the steps of ``stim``, filling ``out``."""
     spikes = np.empty(cn.node_start[-1], dtype=np.int64)
+    threads = get_num_threads() if cn.n_dyn >= PARALLEL_MIN_NEURONS else 1  # read per call: tests lower it
     k = 0
     while True:
         k, out.n_spikes = _kernel(
@@ -485,7 +510,7 @@ def run_chunk(cn: CompiledNetwork, stim: StimulusChunk, plan: StateRecordPlan,
             cn.delay, cn.out_degree, cn.node_of, stim.src_ptr, stim.src_idx, stim.pin_slot,
             stim.pin_value, stim.i_ext, plan.ptr, plan.row, plan.col, plan.every, out.state,
             out.state_offset, record_node, out.spike_step, out.spike_idx, out.n_spikes,
-            out.counts, out.events, spikes, get_num_threads(), PARALLEL_MIN_EVENTS)
+            out.counts, out.events, spikes, threads, PARALLEL_MIN_EVENTS)
         if k == stim.n:
             return
         out.grow()
