@@ -10,7 +10,8 @@ neuron models (sizes from 1 neuron up), spike sources and Poisson groups of ever
 projections of every rule with scalar, distributed or per-synapse weights and delays (long
 ones wrap the ring buffer), explicit receptors, Poisson inputs, constant and time-varying
 currents, spike monitors on subsets, state monitors every few steps, rate monitors, and the
-run split into parts down to a single step.
+run split into parts down to a single step.  With two threads, every network is split into two
+partitions of neurons (the size threshold is lowered), whatever its size.
 """
 import numpy as np
 import pytest
@@ -97,6 +98,9 @@ def random_network(seed: int, gpu_exact: bool = False) -> tuple[ns.Network, list
     for pop, w_exc, _ in pops:
         if r.random() < 0.5:
             net.add_poisson_input(pop, int(r.integers(0, 200)), float(r.uniform(0, 30)), w_exc)
+    if r.random() < 0.5:  # an inhibitory one after them: its targets come out of column order
+        pop, _, w_inh = pops[r.integers(0, len(pops))]
+        net.add_poisson_input(pop, int(r.integers(0, 100)), float(r.uniform(0, 30)), w_inh)
         if r.random() < 0.4:
             if pop.model.i_ext_unit == "mV":
                 net.add_current(pop, r.uniform(0, 2, size=(5, pop.n)), values_dt=float(r.uniform(1, 20)))
@@ -155,15 +159,17 @@ def test_random_network_identical_on_every_backend(seed, emulated_device, monkey
 
 def test_random_networks_are_active_and_varied():
     """The seeds draw networks that spike and that cover the cases the module docstring names."""
-    spikes, models, rules, sizes = 0, set(), set(), set()
+    spikes, models, rules, sizes, unordered_inputs = 0, set(), set(), set(), 0
     for seed in SEEDS:
         net, monitors, _ = random_network(seed)
         net.run(20.0, seed=seed, backend="numba", progress=False)
+        unordered_inputs += bool(np.any(np.diff(net._stimulus.pin_slot % net._compiled.n_dyn) < 0))
         spikes += sum(m.times.size for m in monitors if isinstance(m, ns.SpikeMonitor))
         models |= {type(p.model).__name__ for p in net.populations}
         rules |= {next(k for k in ("p", "k", "rule", "pre") if pr.spec[k] is not None) for pr in net.projections}
         sizes |= {p.n for p in net.populations}
     assert spikes > 1000
+    assert unordered_inputs >= 2
     assert models == {"LIF", "ConductanceLIF", "AdaptiveLIF", "Izhikevich"}
     assert rules == {"p", "k", "rule", "pre"} and 1 in sizes
 

@@ -305,14 +305,55 @@ PARALLEL_MIN_EVENTS = 4096
 
 
 @njit(cache=True)
-def _add_pins(k, part, pin_part, pin_slot, pin_s, pin_value, ring_row, pend_e, pend_s, n_pending, slot_now, cap):
-    """Add the Poisson-input values of step ``k`` of partition ``part``'s targets (those with
-    ``pin_part == part``, in pin order) into ring row ``ring_row`` and the partition's entry list of
-    the slot.  Every partition scans all targets: a test per target, and no per-chunk grouping."""
-    c = n_pending[slot_now]
+def _partition_bounds(n_dyn, n_threads):
+    """Columns of the ``n_threads`` partitions: partition p owns bounds[p] ... bounds[p + 1] - 1
+    (interior bounds are multiples of 64)."""
+    bounds = np.empty(n_threads + 1, dtype=np.int64)
+    for part in range(n_threads):
+        bounds[part] = (n_dyn * part // n_threads) // 64 * 64
+    bounds[n_threads] = n_dyn
+    return bounds
+
+
+@njit(cache=True)
+def _pin_layout(pin_slot, n_dyn, pop_rr, node_of, bounds):
+    """Poisson-input targets (``pin_slot``: receptor * n_dyn + column) per partition of ``bounds``:
+    their flat index into S (``pin_s``), and their pin numbers grouped by partition, in pin order
+    within each (partition p's are pin_order[pin_bounds[p]:pin_bounds[p + 1]]).  When the pins are
+    grouped already (one partition, or one Poisson input: ascending columns), ``pin_order`` is empty
+    and partition p's are the pins pin_bounds[p] ... pin_bounds[p + 1] - 1 themselves."""
+    T = bounds.shape[0] - 1
+    pin_s = np.empty(pin_slot.shape[0], dtype=np.int64)
+    pin_part = np.zeros(pin_slot.shape[0], dtype=np.int64)
+    pin_bounds = np.zeros(T + 1, dtype=np.int64)
     for m in range(pin_slot.shape[0]):
+        r, col = pin_slot[m] // n_dyn, pin_slot[m] % n_dyn
+        pin_s[m] = pop_rr[node_of[col], r] * n_dyn + col
+        while col >= bounds[pin_part[m] + 1]:
+            pin_part[m] += 1
+        pin_bounds[pin_part[m] + 1] += 1
+    for part in range(T):
+        pin_bounds[part + 1] += pin_bounds[part]
+    if np.all(pin_part[1:] >= pin_part[:-1]):
+        return pin_s, np.empty(0, dtype=np.int64), pin_bounds
+    pin_order = np.empty(pin_slot.shape[0], dtype=np.int64)
+    filled = pin_bounds[:T].copy()
+    for m in range(pin_slot.shape[0]):
+        pin_order[filled[pin_part[m]]] = m
+        filled[pin_part[m]] += 1
+    return pin_s, pin_order, pin_bounds
+
+
+@njit(cache=True)
+def _add_pins(k, lo, hi, order, pin_slot, pin_s, pin_value, ring_row, pend_e, pend_s, n_pending, slot_now, cap):
+    """Add the Poisson-input values of step ``k`` of one partition's targets, pins order[lo:hi] (pins
+    lo ... hi - 1 when ``order`` is empty; see :func:`_pin_layout`), into ring row ``ring_row`` and
+    that partition's entry list of the slot."""
+    c = n_pending[slot_now]
+    for j in range(lo, hi):
+        m = order[j] if order.shape[0] else j
         x = pin_value[k, m]
-        if x != 0.0 and pin_part[m] == part:
+        if x != 0.0:
             e = pin_slot[m]
             ring_row[e] += x
             if c < cap:
@@ -323,11 +364,12 @@ def _add_pins(k, part, pin_part, pin_slot, pin_s, pin_value, ring_row, pend_e, p
 
 
 @njit(cache=True, parallel=True)
-def _add_pins_parallel(k, pin_part, pin_slot, pin_s, pin_value, ring_row, pend_e, pend_s, n_pending, slot_now, cap):
+def _add_pins_parallel(k, pin_order, pin_bounds, pin_slot, pin_s, pin_value, ring_row, pend_e, pend_s, n_pending,
+                       slot_now, cap):
     """:func:`_add_pins` for every partition, one per thread (their targets are disjoint columns)."""
-    for part in prange(pend_e.shape[0]):
-        _add_pins(k, part, pin_part, pin_slot, pin_s, pin_value, ring_row, pend_e[part], pend_s[part], n_pending[part],
-                  slot_now, cap)
+    for part in prange(pin_bounds.shape[0] - 1):
+        _add_pins(k, pin_bounds[part], pin_bounds[part + 1], pin_order, pin_slot, pin_s, pin_value, ring_row,
+                  pend_e[part], pend_s[part], n_pending[part], slot_now, cap)
 
 
 @njit(cache=True, parallel=True)
@@ -353,18 +395,19 @@ def _propagate_parallel(spikes, seg, node_proj_ptr, node_proj, proj_ptr_offset, 
 def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop_rr,
             node_start, node_proj_ptr, node_proj, proj_ptr_offset, proj_post_base, proj_receptor,
             proj_magnitude, proj_uniform, indptr, post, weight, delay, out_degree, node_of,
-            src_ptr, src_idx, pin_slot, pin_value, i_ext,
+            src_ptr, src_idx, pin_slot, pin_s, pin_order, pin_bounds, pin_value, i_ext,
             mon_ptr, mon_row, mon_col, mon_every, state_out, state_off,
-            record_node, spike_step, spike_idx, n_rec, counts, events, spikes, n_threads, min_events):
+            record_node, spike_step, spike_idx, n_rec, counts, events, spikes, min_events):
     """Run steps k_start ... n-1 of the chunk; return (k reached, spikes recorded).
 
-    With ``n_threads`` > 1 (:func:`run_chunk` passes 1 for networks under
-    :data:`PARALLEL_MIN_NEURONS`), the columns (neurons) are split into
-    ``n_threads`` contiguous partitions, each with its own ring-buffer entry lists.  Each thread
-    advances its partition's neurons; a step's synaptic events, and the
-    input due at its end, are handled by one thread per partition
-    when there are ``min_events`` (:data:`PARALLEL_MIN_EVENTS`) or more, and
-    partition after partition otherwise.  Each target still receives its
+    The columns (neurons) are split into as many contiguous partitions as
+    ``pin_bounds`` has (:func:`_pin_layout`; :func:`run_chunk` makes one per
+    Numba thread, and one for networks under :data:`PARALLEL_MIN_NEURONS`),
+    each with its own ring-buffer entry lists.  Each thread advances its
+    partition's neurons; a step's synaptic events, its Poisson input and the
+    input due at its end are handled by one thread per partition when there
+    are ``min_events`` (:data:`PARALLEL_MIN_EVENTS`) or more, and partition
+    after partition otherwise.  Each target still receives its
     events in the serial order, so the results do not depend on the thread
     count.
 
@@ -394,11 +437,8 @@ def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop
             s_off[q, r] = pop_rr[node_of[base], r] * n_dyn + base
     # partition `part` owns columns bounds[part] .. bounds[part+1]-1; per projection, the local range of its
     # post neurons
-    T = n_threads
-    bounds = np.empty(T + 1, dtype=np.int64)
-    for part in range(T):
-        bounds[part] = (n_dyn * part // T) // 64 * 64
-    bounds[T] = n_dyn
+    T = pin_bounds.shape[0] - 1
+    bounds = _partition_bounds(n_dyn, T)
     part_lo = np.zeros((T, proj_post_base.shape[0]), dtype=np.uint64)
     part_width = np.zeros((T, proj_post_base.shape[0]), dtype=np.uint64)
     for q in range(proj_post_base.shape[0]):
@@ -409,14 +449,6 @@ def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop
             if hi > lo:
                 part_lo[part, q] = lo - base
                 part_width[part, q] = hi - lo
-    # Poisson-input targets: flat index into S, and partition
-    pin_s = np.empty(pin_slot.shape[0], dtype=np.int64)
-    pin_part = np.zeros(pin_slot.shape[0], dtype=np.int64)
-    for m in range(pin_slot.shape[0]):
-        r, col = pin_slot[m] // n_dyn, pin_slot[m] % n_dyn
-        pin_s[m] = pop_rr[node_of[col], r] * n_dyn + col
-        while col >= bounds[pin_part[m] + 1]:
-            pin_part[m] += 1
     cap = max(n_dyn // T // 8, 16)
     pend_e = np.empty((T, D, cap), dtype=np.int64)
     pend_s = np.empty((T, D, cap), dtype=np.int64)
@@ -475,12 +507,12 @@ def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop
                                 post, weight, delay, proj_receptor, proj_magnitude, proj_uniform, e_off, s_off,
                                 part_lo, part_width, S_flat, ring, slot_now, pend_e, pend_s, n_pending)
         if T > 1 and pin_slot.shape[0] >= min_events:
-            _add_pins_parallel(k, pin_part, pin_slot, pin_s, pin_value, ring[slot_now], pend_e, pend_s, n_pending,
-                               slot_now, cap)
+            _add_pins_parallel(k, pin_order, pin_bounds, pin_slot, pin_s, pin_value, ring[slot_now], pend_e, pend_s,
+                               n_pending, slot_now, cap)
         else:
             for part in range(T):
-                _add_pins(k, part, pin_part, pin_slot, pin_s, pin_value, ring[slot_now], pend_e[part], pend_s[part],
-                          n_pending[part], slot_now, cap)
+                _add_pins(k, pin_bounds[part], pin_bounds[part + 1], pin_order, pin_slot, pin_s, pin_value,
+                          ring[slot_now], pend_e[part], pend_s[part], n_pending[part], slot_now, cap)
         arrived = 0
         for part in range(T):
             arrived += n_pending[part, slot_now]
@@ -496,21 +528,33 @@ def _kernel(t0, n, k_start, S, buf, pop_kind, pop_start, pop_stop, pop_coef, pop
     return n, n_rec
 
 
+def _pin_layout_of(cn: CompiledNetwork, pin_slot: np.ndarray, threads: int) -> tuple[np.ndarray, ...]:
+    """:func:`_pin_layout` of the chunk's Poisson-input targets for ``threads`` partitions, computed
+    once per run (every chunk of a run carries the same ``pin_slot`` array) and kept on ``cn``."""
+    cache = cn.__dict__.setdefault("_pin_layouts", {})
+    held = cache.get(threads)
+    if held is None or held[0] is not pin_slot:
+        bounds = _partition_bounds(cn.n_dyn, threads)
+        held = cache[threads] = (pin_slot, _pin_layout(pin_slot, cn.n_dyn, cn.pop_receptor_rows, cn.node_of, bounds))
+    return held[1]
+
+
 def run_chunk(cn: CompiledNetwork, stim: StimulusChunk, plan: StateRecordPlan,
               record_node: np.ndarray, out: ChunkRecord) -> None:
     """Advance the network over the steps of ``stim``, filling ``out``."""
     spikes = np.empty(cn.node_start[-1], dtype=np.int64)
     threads = get_num_threads() if cn.n_dyn >= PARALLEL_MIN_NEURONS else 1  # read per call: tests lower it
+    pin_s, pin_order, pin_bounds = _pin_layout_of(cn, stim.pin_slot, threads)
     k = 0
     while True:
         k, out.n_spikes = _kernel(
             stim.t0, stim.n, k, cn.S, cn.buffer, cn.pop_kind, cn.pop_start, cn.pop_stop, cn.pop_coef,
             cn.pop_receptor_rows, cn.node_start, cn.node_proj_ptr, cn.node_proj, cn.proj_ptr_offset,
             cn.proj_post_base, cn.proj_receptor, cn.proj_magnitude, cn.proj_uniform, cn.indptr, cn.post, cn.weight,
-            cn.delay, cn.out_degree, cn.node_of, stim.src_ptr, stim.src_idx, stim.pin_slot,
-            stim.pin_value, stim.i_ext, plan.ptr, plan.row, plan.col, plan.every, out.state,
+            cn.delay, cn.out_degree, cn.node_of, stim.src_ptr, stim.src_idx, stim.pin_slot, pin_s, pin_order,
+            pin_bounds, stim.pin_value, stim.i_ext, plan.ptr, plan.row, plan.col, plan.every, out.state,
             out.state_offset, record_node, out.spike_step, out.spike_idx, out.n_spikes,
-            out.counts, out.events, spikes, threads, PARALLEL_MIN_EVENTS)
+            out.counts, out.events, spikes, PARALLEL_MIN_EVENTS)
         if k == stim.n:
             return
         out.grow()
