@@ -526,7 +526,9 @@ class Network:
         its random input from the host, Poisson inputs and time-varying
         Poisson groups are drawn on that many threads.  Results are
         identical; it pays on large networks on otherwise idle cores
-        (``docs/benchmarks.md``) and costs on busy ones.
+        (``docs/benchmarks.md``) and costs on busy ones.  Runs with
+        ``threads`` > 1 started from several Python threads take turns;
+        runs on one thread proceed together.
         """
         if not isinstance(duration, (int, float, np.number)) or not np.isfinite(duration) or duration < 0:
             raise ValueError(f"duration must be a non-negative number of ms, got {duration!r}")

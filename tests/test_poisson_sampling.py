@@ -185,9 +185,14 @@ def test_per_cell_samplers_split_steps_into_blocks_on_any_number_of_threads(thre
 
 
 CONCURRENT_RUNS = """
+import sys
 import threading
 import numpy as np
 import neurosim as ns
+from neurosim.engine import numba_backend
+
+numba_backend.PARALLEL_MIN_NEURONS = 2    # with threads > 1, the engine's partitions too
+THREADS = int(sys.argv[1])
 
 def run(seed, out):
     net = ns.Network(dt=0.1)
@@ -196,7 +201,7 @@ def run(seed, out):
     group = net.add_poisson("group", 3000, rate=lambda t: 10.0 + 5.0 * np.sin(t))
     net.connect(group, pop, rule="one_to_one", weight=5.0)
     mon = net.monitor_spikes(pop)
-    net.run(100.0, seed=seed, progress=False, backend="numba")
+    net.run(100.0, seed=seed, progress=False, backend="numba", threads=THREADS)
     out[seed] = mon.times.size
 
 alone, together = {}, {}
@@ -212,15 +217,17 @@ print("ok", alone)
 """
 
 
-def test_runs_in_concurrent_python_threads_with_numbas_workqueue_layer():
-    """Networks run at once in Python threads (the engine releases the GIL) draw their random input
-    without Numba's threading layer, so even the layer that is not thread-safe ("workqueue", the one
-    Numba falls back to without TBB or OpenMP) does not abort the process."""
+@pytest.mark.parametrize("threads", [1, 2])
+def test_runs_in_concurrent_python_threads_with_numbas_workqueue_layer(threads):
+    """Networks run at once in Python threads (the engine releases the GIL) under the threading layer
+    that is not thread-safe ("workqueue", the one Numba falls back to without TBB or OpenMP): on one
+    thread they never enter it and run together; on two they take turns (a process-wide lock).
+    Neither aborts the process, and every network gets the results it gets alone."""
     import os
     import subprocess
     import sys
-    env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue")
-    done = subprocess.run([sys.executable, "-c", CONCURRENT_RUNS], env=env, capture_output=True, text=True,
-                          timeout=300)
+    env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue", NUMBA_NUM_THREADS="2")
+    done = subprocess.run([sys.executable, "-c", CONCURRENT_RUNS, str(threads)], env=env, capture_output=True,
+                          text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("ok")

@@ -27,6 +27,7 @@ Where the time goes, and what keeps it low:
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 
 import numpy as np
@@ -56,15 +57,26 @@ def check_threads(threads: int) -> None:
                          "with that many; set NUMBA_NUM_THREADS before importing neurosim for more)")
 
 
+#: held by every run on more than one thread: Numba's fallback threading layer ("workqueue", used
+#: where neither TBB nor OpenMP is installed) aborts the process when two Python threads run
+#: parallel code at once, so multi-threaded runs started from several Python threads take turns
+_PARALLEL_RUNS = threading.RLock()
+
+
 @contextlib.contextmanager
 def threads(n: int) -> Iterator[None]:
-    """Run the enclosed chunks on ``n`` Numba threads; the previous setting is restored after."""
-    previous = get_num_threads()
-    numba.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
+    """Run the enclosed chunks on ``n`` Numba threads; the previous setting is restored after.
+
+    With ``n`` > 1 the block holds a process-wide lock (one multi-threaded run at a time); with
+    one thread no parallel code runs, and runs in concurrent Python threads proceed together.
+    """
+    with _PARALLEL_RUNS if n > 1 else contextlib.nullcontext():
+        previous = get_num_threads()
+        numba.set_num_threads(int(n))
+        try:
+            yield
+        finally:
+            numba.set_num_threads(previous)
 
 
 def kind_of(model) -> int:
