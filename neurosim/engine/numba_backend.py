@@ -43,10 +43,14 @@ from .stimulus import StimulusChunk
 #: models this backend compiles; a model's kind is its position here
 MODELS = (LIF, ConductanceLIF, AdaptiveLIF, Izhikevich)
 
-_lif = njit(lif_step, cache=True)
-_coba = njit(coba_step, cache=True)
-_adaptive = njit(adaptive_lif_step, cache=True)
-_izhikevich = njit(izhikevich_step, cache=True)
+#: the step functions, inlined into the neuron loop by Numba itself: the loop then has no call and
+#: LLVM vectorises it.  Left to LLVM, the inlining (and so the vectorisation) happened only when the
+#: kernel was loaded from Numba's disk cache, not in the process that compiled it, whose runs were
+#: up to 10x slower (0.58 instead of 0.06 ms per step for 100k LIF neurons)
+_lif = njit(lif_step, inline="always")
+_coba = njit(coba_step, inline="always")
+_adaptive = njit(adaptive_lif_step, inline="always")
+_izhikevich = njit(izhikevich_step, inline="always")
 
 
 def check_threads(threads: int) -> None:
