@@ -188,7 +188,8 @@ CELL_BLOCK = 2048
 def _threaded() -> bool:
     """Whether the per-cell samplers run their blocks on Numba's threads (more than one set, as
     ``run(threads=n)`` does).  On one thread they never enter Numba's threading layer, so runs
-    in concurrent Python threads stay safe with any layer (the default "workqueue" is not)."""
+    in concurrent Python threads stay safe with any layer (Numba's fallback, "workqueue", is not
+    thread-safe; runs on several threads take turns, see ``numba_backend.threads``)."""
     return numba.get_num_threads() > 1
 
 
