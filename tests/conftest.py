@@ -80,6 +80,14 @@ def emulated_device(tmp_path_factory):
     return CpuEmulatedDevice(block=32, library=build_library(tmp_path_factory.mktemp("cuda-emulator")))
 
 
+@pytest.fixture(scope="session")
+def reversed_device(emulated_device, tmp_path_factory):
+    """The kernels built to run every launch's threads from last to first (another order of every
+    launch's atomic additions, as a GPU may take)."""
+    from neurosim.engine.cuda_emulator import CpuEmulatedDevice, build_library
+    return CpuEmulatedDevice(block=32, library=build_library(tmp_path_factory.mktemp("reverse"), reverse_order=True))
+
+
 def register_backend(monkeypatch, name, device, device_draws=True):
     """Backend ``name`` for this test: the GPU backend's host code on ``device``; ``device_draws``:
     the device draws the counter-based random input itself, as on a GPU."""

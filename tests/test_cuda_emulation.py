@@ -204,13 +204,6 @@ def test_launches_one_by_one_without_graphs(emulated_device, monkeypatch):
     assert device.launches["end_step"] == 2 * 600
 
 
-@pytest.fixture(scope="module")
-def reversed_device(tmp_path_factory):
-    """The kernels built to run every launch's threads from last to first."""
-    from neurosim.engine.cuda_emulator import CpuEmulatedDevice, build_library
-    return CpuEmulatedDevice(block=32, library=build_library(tmp_path_factory.mktemp("reverse"), reverse_order=True))
-
-
 @pytest.mark.parametrize("name", ["cuba", "coba"])
 def test_threads_in_any_order_give_the_same_results(reversed_device, monkeypatch, name):
     """With every launch's threads run last to first, spikes enter each node's list (and the record

@@ -174,6 +174,17 @@ def test_random_networks_are_active_and_varied():
     assert rules == {"p", "k", "rule", "pre"} and 1 in sizes
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_gpu_exact_networks_do_not_depend_on_the_order_of_threads(seed, reversed_device, monkeypatch):
+    """The premise of the GPU test below, checked without a GPU: with every launch's threads run
+    last to first (another order of the atomic additions), the networks drawn with one weight per
+    projection still equal NumPy bit for bit."""
+    backend = register_backend(monkeypatch, "reversed", reversed_device)
+    reference = _results(seed, "numpy", gpu_exact=True)
+    for i, (a, b) in enumerate(zip(reference, _results(seed, backend, gpu_exact=True))):
+        np.testing.assert_array_equal(a, b, err_msg=f"seed {seed}, threads reversed, result {i}")
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not cupy_backend.gpu_available(), reason="needs CuPy and an NVIDIA GPU")
 @pytest.mark.parametrize("seed", SEEDS)
