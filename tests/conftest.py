@@ -70,22 +70,26 @@ def isi_cv_per_neuron(times, indices, min_spikes: int = 3) -> np.ndarray:
 
 
 # ------------------------------------------------ the GPU backend on the CPU (kernels/*.cu via g++)
-@pytest.fixture(scope="session")
-def emulated_device(tmp_path_factory):
-    """The kernels compiled for the CPU, once per test session (blocks of 32 threads)."""
+def _cpu_device(folder, reverse_order: bool = False):
+    """The kernels compiled for the CPU into ``folder`` (blocks of 32 threads); skips without g++."""
     import shutil
     if shutil.which("g++") is None:
         pytest.skip("the CUDA CPU emulation needs g++")
     from neurosim.engine.cuda_emulator import CpuEmulatedDevice, build_library
-    return CpuEmulatedDevice(block=32, library=build_library(tmp_path_factory.mktemp("cuda-emulator")))
+    return CpuEmulatedDevice(block=32, library=build_library(folder, reverse_order=reverse_order))
 
 
 @pytest.fixture(scope="session")
-def reversed_device(emulated_device, tmp_path_factory):
+def emulated_device(tmp_path_factory):
+    """The kernels compiled for the CPU, once per test session."""
+    return _cpu_device(tmp_path_factory.mktemp("cuda-emulator"))
+
+
+@pytest.fixture(scope="session")
+def reversed_device(tmp_path_factory):
     """The kernels built to run every launch's threads from last to first (another order of every
     launch's atomic additions, as a GPU may take)."""
-    from neurosim.engine.cuda_emulator import CpuEmulatedDevice, build_library
-    return CpuEmulatedDevice(block=32, library=build_library(tmp_path_factory.mktemp("reverse"), reverse_order=True))
+    return _cpu_device(tmp_path_factory.mktemp("reverse"), reverse_order=True)
 
 
 def register_backend(monkeypatch, name, device, device_draws=True):

@@ -137,6 +137,12 @@ def _results(seed: int, backend: str, threads: int = 1, gpu_exact: bool = False)
     return out + [net._compiled.S, net._compiled.buffer]
 
 
+def _assert_same(reference: list[np.ndarray], results: list[np.ndarray], where: str) -> None:
+    assert len(results) == len(reference)
+    for i, (a, b) in enumerate(zip(reference, results)):
+        np.testing.assert_array_equal(a, b, err_msg=f"{where}, result {i} of {len(results)}")
+
+
 @pytest.fixture
 def two_threads(monkeypatch) -> int:
     """Two threads for every network and every step (normally only from 32k neurons and busy steps)."""
@@ -150,11 +156,7 @@ def test_random_network_identical_on_every_backend(seed, emulated_device, monkey
     gpu = register_backend(monkeypatch, "cuda-emulated", emulated_device)
     reference = _results(seed, "numpy")
     for backend, threads in (("numba", 1), ("numba", two_threads), (gpu, 1)):
-        results = _results(seed, backend, threads)
-        assert len(results) == len(reference)
-        for i, (a, b) in enumerate(zip(reference, results)):
-            np.testing.assert_array_equal(a, b, err_msg=f"seed {seed}, {backend} with {threads} thread(s), "
-                                                        f"result {i} of {len(results)}")
+        _assert_same(reference, _results(seed, backend, threads), f"seed {seed}, {backend} with {threads} thread(s)")
 
 
 def test_random_networks_are_active_and_varied():
@@ -180,20 +182,16 @@ def test_gpu_exact_networks_do_not_depend_on_the_order_of_threads(seed, reversed
     last to first (another order of the atomic additions), the networks drawn with one weight per
     projection still equal NumPy bit for bit."""
     backend = register_backend(monkeypatch, "reversed", reversed_device)
-    reference = _results(seed, "numpy", gpu_exact=True)
-    for i, (a, b) in enumerate(zip(reference, _results(seed, backend, gpu_exact=True))):
-        np.testing.assert_array_equal(a, b, err_msg=f"seed {seed}, threads reversed, result {i}")
+    _assert_same(_results(seed, "numpy", gpu_exact=True), _results(seed, backend, gpu_exact=True),
+                 f"seed {seed}, threads reversed")
 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not cupy_backend.gpu_available(), reason="needs CuPy and an NVIDIA GPU")
 @pytest.mark.parametrize("seed", SEEDS)
 def test_random_network_identical_on_the_gpu(seed):
-    reference = _results(seed, "numpy", gpu_exact=True)
-    results = _results(seed, "cupy", gpu_exact=True)
-    assert len(results) == len(reference)
-    for i, (a, b) in enumerate(zip(reference, results)):
-        np.testing.assert_array_equal(a, b, err_msg=f"seed {seed} on the GPU, result {i} of {len(results)}")
+    _assert_same(_results(seed, "numpy", gpu_exact=True), _results(seed, "cupy", gpu_exact=True),
+                 f"seed {seed} on the GPU")
 
 
 def test_gpu_exact_networks_have_one_weight_per_projection_and_no_conductances():
